@@ -1,0 +1,72 @@
+// A plain C++ discrete-event queue: the host side's notion of time and its only scheduler.
+// Host components (TCP timers, links, the peer) never see SystemC; the application runs this
+// queue inside a SystemC process (app/host_bridge) so host and NIC share one time base.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <vector>
+
+namespace nicsim::sim {
+
+using TimePs = uint64_t;  // picoseconds, the one time unit of the whole simulator
+constexpr TimePs kPsPerNs = 1000;
+constexpr TimePs kPsPerUs = 1000 * kPsPerNs;
+constexpr TimePs kPsPerMs = 1000 * kPsPerUs;
+
+class EventQueue {
+ public:
+  using Fn = std::function<void()>;
+
+  TimePs now_ps() const { return now_ps_; }
+
+  // Runs fn at absolute time t (never earlier than now: a past time runs now). Events at the
+  // same time run in the order they were scheduled, so runs are deterministic.
+  void at(TimePs t, Fn fn) {
+    if (t < now_ps_) t = now_ps_;
+    heap_.push(Event{t, next_order_++, std::move(fn)});
+    if (on_schedule_) on_schedule_(t);
+  }
+  void after(TimePs delay, Fn fn) { at(now_ps_ + delay, std::move(fn)); }
+
+  bool empty() const { return heap_.empty(); }
+  TimePs next_time_ps() const { return heap_.empty() ? UINT64_MAX : heap_.top().t; }
+
+  // Pops and runs the earliest event, advancing now to its time. False when empty.
+  bool run_one() {
+    if (heap_.empty()) return false;
+    Event e = std::move(const_cast<Event&>(heap_.top()));
+    heap_.pop();
+    now_ps_ = e.t;
+    e.fn();
+    return true;
+  }
+  // Runs every event due at or before t, then sets now to t.
+  void run_until(TimePs t) {
+    while (!heap_.empty() && heap_.top().t <= t) run_one();
+    if (t > now_ps_) now_ps_ = t;
+  }
+  // Lets an embedding kernel (SystemC) advance host time without running events.
+  void set_now(TimePs t) { if (t > now_ps_) now_ps_ = t; }
+  // Called with the event's time whenever something is scheduled (the SystemC bridge uses it
+  // to wake up early).
+  void set_on_schedule(std::function<void(TimePs)> cb) { on_schedule_ = std::move(cb); }
+
+ private:
+  struct Event {
+    TimePs t;
+    uint64_t order;
+    Fn fn;
+  };
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.t != b.t ? a.t > b.t : a.order > b.order;
+    }
+  };
+  std::priority_queue<Event, std::vector<Event>, Later> heap_;
+  TimePs now_ps_ = 0;
+  uint64_t next_order_ = 0;
+  std::function<void(TimePs)> on_schedule_;
+};
+
+}  // namespace nicsim::sim
