@@ -19,6 +19,12 @@ bool parse_cipher(const std::string& s, Cipher* c);  // inverse of cipher_name
 // One GCM operation (one TLS record) at a time, re-keyable without reallocating. Not copyable.
 // Typical use: set_key once per flow; per record: start(iv, aad), update() any number of times
 // with any lengths (partial blocks carry over), finish_tag().
+// Cost model: the OpenSSL context is allocated once (constructor); set_key expands the key
+// (and allocates OpenSSL's provider context only when the cipher changes); start/update/finish
+// never allocate. Any sequence of encryptions and decryptions may follow one set_key.
+// Misuse (start before set_key, update outside start..finish, finish in the wrong direction)
+// throws std::logic_error; an OpenSSL internal failure throws std::runtime_error. A moved-from
+// stream is unkeyed and becomes usable again after set_key.
 class AesGcmStream {
  public:
   AesGcmStream();
@@ -39,7 +45,8 @@ class AesGcmStream {
   void update(const uint8_t* in, uint8_t* out, size_t n);
   // Encryption: writes the 16-byte tag. Ends the operation.
   void finish_tag(uint8_t tag[kGcmTagBytes]);
-  // Decryption: true iff the tag matches. Ends the operation.
+  // Decryption: true iff the tag matches (constant-time compare). Ends the operation. The bytes
+  // update() wrote are unauthenticated until this returns true.
   bool finish_check(const uint8_t tag[kGcmTagBytes]);
   bool active() const { return active_; }
 
@@ -51,7 +58,9 @@ class AesGcmStream {
   bool decrypt_ = false;
 };
 
-// One-shot helpers (tests, the software fallback, the peer's checks).
+// One-shot helpers (tests, the software fallback, the peer's checks). They reuse one stream per
+// thread and re-expand the key only when it differs from the previous call's. pt/ct may alias
+// (in place). gcm_decrypt zeroes pt when the tag does not match.
 void gcm_encrypt(Cipher c, const uint8_t* key, const uint8_t iv[kGcmIvBytes], const uint8_t* aad,
                  size_t aad_len, const uint8_t* pt, size_t n, uint8_t* ct,
                  uint8_t tag[kGcmTagBytes]);

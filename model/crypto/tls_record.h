@@ -43,16 +43,33 @@ struct TlsKeys {
   uint8_t key[32] = {};
   uint8_t salt[4] = {};  // implicit IV (1.2) / first 4 bytes of the static IV (1.3)
   uint8_t iv[8] = {};    // 1.2: explicit nonce of record rec_seq0; 1.3: last 8 bytes of static IV
+  // TLS 1.2 only: the record number whose explicit nonce is iv (crypto_info.rec_seq of the
+  // kernel, the first record the key was installed for). Ignored by TLS 1.3.
+  uint64_t rec_seq0 = 0;
 };
+
+// TLS 1.2 explicit nonce of record seq when the caller gives none, the kernel's rule
+// (tls_device.c advances tx.iv together with tx.rec_seq, one per record, control records
+// included): BE64(iv) + (seq - rec_seq0), modulo 2^64, written big-endian.
+// With rec_seq0 = 0 (the default) this is simply BE64(iv) + seq.
+void tls12_explicit_nonce(const TlsKeys& k, uint64_t seq, uint8_t explicit_nonce[8]);
 
 // Reference whole-record protection, as a TLS library does it (the oracle for the NIC's
 // streaming path and the software fallback). For TLS 1.2 explicit_nonce is the 8 bytes put on
-// the wire. type is the real content type (1.3 hides it inside). Returns header..tag.
+// the wire; nullptr means tls12_explicit_nonce(k, seq) (BE64(k.iv) + seq - k.rec_seq0).
+// Ignored for TLS 1.3 (nonce = (salt||iv) XOR seq). type is the real content type (1.3 hides
+// it inside, with no padding, as kTLS does). Returns header..tag: n + 29 bytes (1.2) or
+// n + 22 (1.3). Throws std::invalid_argument when n > kTlsMaxPayload or (1.3) type == 0.
 std::vector<uint8_t> tls_seal_record(const TlsKeys& k, uint64_t seq, uint8_t type,
                                      const uint8_t* pt, size_t n,
                                      const uint8_t explicit_nonce[8] = nullptr);
 // Inverse: checks the tag; on success writes the content type and the plaintext (1.3: without
-// the inner type byte, padding zeros stripped). False on any malformation or tag failure.
+// the inner type byte, padding zeros stripped). False on any malformation or tag failure:
+// rec_len != 5 + header length, version bytes not 03 03, 1.3 outer type not 0x17, length below
+// the minimum (1.2: 8 + 16, 1.3: 1 + 16) or above RFC limits (ciphertext 2^14 + 2048 (1.2) /
+// 2^14 + 256 (1.3); content 2^14), 1.3 inner plaintext all zeros. The 1.2 explicit nonce is
+// taken from the record, not checked against k.iv. On false, pt is left empty and *type
+// untouched. type and pt may be nullptr when the caller only wants the verdict.
 bool tls_open_record(const TlsKeys& k, uint64_t seq, const uint8_t* rec, size_t rec_len,
                      uint8_t* type, std::vector<uint8_t>* pt);
 
