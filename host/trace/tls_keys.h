@@ -9,6 +9,20 @@
 namespace nicsim::host::trace {
 
 enum class PrfHash { sha256, sha384 };
+size_t hash_len(PrfHash h);  // 32 or 48
+
+// All functions return false / an empty vector on bad arguments (a secret whose length is not
+// the hash length for TLS 1.3, a zero or oversize output length) or an OpenSSL failure.
+
+// RFC 8446 §7.1 HKDF-Expand-Label(secret, label, context, length): HKDF-Expand (RFC 5869) of
+// the HkdfLabel {uint16 length; opaque label<7..255> = "tls13 " + label; opaque
+// context<0..255>}. secret is used as the PRK as it is (any length).
+std::vector<uint8_t> hkdf_expand_label(PrfHash h, const std::vector<uint8_t>& secret,
+                                       const std::string& label,
+                                       const std::vector<uint8_t>& context, size_t length);
+// RFC 5246 §5: PRF(secret, label, seed) = P_<hash>(secret, label + seed), out_len bytes.
+bool tls12_prf(PrfHash h, const uint8_t* secret, size_t secret_len, const std::string& label,
+               const uint8_t* seed, size_t seed_len, uint8_t* out, size_t out_len);
 
 // TLS 1.3 (RFC 8446 §7.1, §7.3): key = HKDF-Expand-Label(secret, "key", "", key_len),
 // iv = HKDF-Expand-Label(secret, "iv", "", 12). secret length = hash length.
