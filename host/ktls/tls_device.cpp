@@ -308,6 +308,7 @@ const TlsRecordInfo* TlsOffloadCtxTx::Impl::get_record(uint32_t seq, uint64_t* r
     if (!before(seq, tls_record_start_seq(h))) {
       from_hint = true;
       idx = static_cast<size_t>(hint_record_sn - unacked_record_sn);
+      ctr.get_record_hint_hits++;
     }
   }
   if (!from_hint) {

@@ -94,7 +94,7 @@ struct OffloadCounters {
   // fallback_prefix_bytes: record-prefix bytes re-encrypted and thrown away (sync_size).
   uint64_t fallback_skbs = 0, fallback_bytes = 0, fallback_prefix_bytes = 0;
   uint64_t fallback_passthrough = 0, fallback_drops = 0;
-  uint64_t get_record_calls = 0, get_record_misses = 0;
+  uint64_t get_record_calls = 0, get_record_misses = 0, get_record_hint_hits = 0;
   uint64_t resync_requests = 0, resyncs_sent = 0;  // TLS_TX_SYNC_SCHED / tls_dev_resync calls
   uint64_t sw_records_sealed = 0;                  // software-kTLS mode only
 };
