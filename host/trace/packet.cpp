@@ -148,36 +148,51 @@ FlowAddr FlowAddr::reversed() const {
 
 uint32_t csum_partial(const uint8_t* p, size_t n, uint32_t initial) {
   // Sum native-endian 32-bit halves of 8-byte loads into 64-bit accumulators: no carries to
-  // track inside the loop, so the compiler keeps it at about one load and two adds per 8 bytes.
+  // track inside the loop (two independent chains, about one load and two adds per 8 bytes).
   // Folding the 64-bit total to 16 bits gives the one's complement sum of native 16-bit words;
-  // on a little-endian host that is the byte-swapped big-endian sum (RFC 1071 §2(B)).
-  // Each 8-byte step adds < 2^33, so a chunk of 2^29 steps (4 GiB) cannot overflow 2^63.
+  // on a little-endian host that is the byte-swapped big-endian sum (RFC 1071 §2(B)), so one
+  // swap at the end gives the big-endian sum. Each 8-byte step adds < 2^33, so a block of
+  // 2^29 steps (4 GiB) per accumulator cannot overflow 2^63.
+  constexpr size_t kMaxSteps = size_t(1) << 29;
   uint64_t total = 0;
   while (n >= 8) {
-    size_t steps = std::min(n / 8, size_t(1) << 29);
+    size_t steps = n / 8 < kMaxSteps ? n / 8 : kMaxSteps;
     uint64_t a0 = 0, a1 = 0;
-    size_t i = 0;
-    for (; i + 2 <= steps; i += 2) {
-      uint64_t v0 = load64(p + 8 * i);
-      uint64_t v1 = load64(p + 8 * i + 8);
+    const uint8_t* end = p + 8 * steps;
+    for (; p + 16 <= end; p += 16) {
+      uint64_t v0 = load64(p);
+      uint64_t v1 = load64(p + 8);
       a0 += (v0 & 0xffffffffu) + (v0 >> 32);
       a1 += (v1 & 0xffffffffu) + (v1 >> 32);
     }
-    if (i < steps) {
-      uint64_t v0 = load64(p + 8 * i);
+    if (p < end) {
+      uint64_t v0 = load64(p);
       a0 += (v0 & 0xffffffffu) + (v0 >> 32);
+      p += 8;
     }
-    total = fold16(total + fold16(a0) + fold16(a1));
-    p += 8 * steps;
     n -= 8 * steps;
+    total += fold16(a0) + uint64_t(fold16(a1));  // < 2^18 per block: no overflow
   }
-  if (n > 0) {
-    // Zero-padded tail: an odd final byte becomes the high byte of a big-endian word, as
-    // RFC 1071 pads.
-    uint8_t tail[8] = {};
-    std::memcpy(tail, p, n);
-    uint64_t v = load64(tail);
-    total += (v & 0xffffffffu) + (v >> 32);
+  // Tail of 0..7 bytes, starting at an even offset, so native 16-bit lanes stay aligned.
+  if (n & 4) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    total += v;
+    p += 4;
+  }
+  if (n & 2) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    total += v;
+    p += 2;
+  }
+  if (n & 1) {
+    // An odd final byte is the high byte of a zero-padded big-endian word (RFC 1071).
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    total += *p;
+#else
+    total += uint32_t(*p) << 8;
+#endif
   }
   uint32_t s = fold16(total);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
