@@ -115,7 +115,7 @@ TEST_CASE("a substream leaves the main stream where it was", "[peer][rand]") {
   CHECK(deterministic_rand_bytes_drawn() == 30);  // sub-stream bytes are not counted
 }
 
-TEST_CASE("server certificate: fixed fields, a function of the seed only", "[peer][rand][cert]") {
+TEST_CASE("server certificate has fixed fields and depends on the seed only", "[peer][rand][cert]") {
   std::string err;
   install_deterministic_rand(5);
   const std::vector<uint8_t> der5 = server_certificate_der(&err);

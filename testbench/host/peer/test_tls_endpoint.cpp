@@ -396,7 +396,7 @@ TEST_CASE("client_to_server keys: the server opens what the client's SSL wrote",
   }
 }
 
-TEST_CASE("same seed, same handshake bytes and key log; another seed, other bytes",
+TEST_CASE("same seed gives the same handshake bytes and key log and another seed does not",
           "[peer][tls][determinism]") {
   for (TlsVersion v : {TlsVersion::tls12, TlsVersion::tls13}) {
     Pair a = handshake(v, Cipher::aes256gcm, 42);
@@ -473,7 +473,7 @@ TEST_CASE("versions and suites are pinned exactly", "[peer][tls]") {
   }
 }
 
-TEST_CASE("ClientHello carries the SNI; TLS 1.2 shows the shared certificate", "[peer][tls]") {
+TEST_CASE("ClientHello carries the SNI and TLS 1.2 shows the shared certificate", "[peer][tls]") {
   Pair p = handshake(TlsVersion::tls12, Cipher::aes128gcm, 83, "peer.nicsim.test");
   const std::string sni = "peer.nicsim.test";
   CHECK(contains(p.c2s, std::vector<uint8_t>(sni.begin(), sni.end())));
@@ -483,7 +483,7 @@ TEST_CASE("ClientHello carries the SNI; TLS 1.2 shows the shared certificate", "
   CHECK(contains(p.s2c, der));
 }
 
-TEST_CASE("handshake state: no keys before the handshake, refusal to write early",
+TEST_CASE("before the handshake there are no keys and writes are refused",
           "[peer][tls]") {
   install_deterministic_rand(3);
   std::string err;
@@ -505,4 +505,35 @@ TEST_CASE("handshake state: no keys before the handshake, refusal to write early
   sv->step();
   CHECK(sv->failed());
   CHECK(sink.errors.size() == 1);
+}
+
+TEST_CASE("TLS 1.2 negotiates the extended master secret", "[peer][tls]") {
+  // RFC 7627: the ServerHello echoes extension 0x0017. With it the master secret hashes the
+  // handshake, but the key log still carries CLIENT_RANDOM <master> and the key expansion
+  // still uses the two randoms, which is all offload_keys needs (the round-trip tests prove it).
+  Pair p = handshake(TlsVersion::tls12, Cipher::aes128gcm, 84);
+  const auto recs = split_records(p.s2c);
+  REQUIRE(!recs.empty());
+  const std::vector<uint8_t>& r = recs[0];
+  REQUIRE(r[0] == 0x16);
+  REQUIRE(r.size() > 5 + 4 + 2 + 32 + 1);
+  REQUIRE(r[5] == 2);  // ServerHello
+  size_t off = 5 + 4 + 2 + 32;
+  off += 1 + r[off];  // session id
+  off += 2 + 1;       // cipher suite, compression
+  REQUIRE(off + 2 <= r.size());
+  CHECK(static_cast<unsigned>(r[off - 3]) << 8 == 0xc000);  // an ECDHE-ECDSA suite: 0xC02B/0xC02C
+  CHECK(r[off - 2] == 0x2b);                                // TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+  const size_t ext_end = off + 2 + (static_cast<size_t>(r[off]) << 8 | r[off + 1]);
+  REQUIRE(ext_end <= r.size());
+  bool ems = false, ticket = false;
+  for (size_t e = off + 2; e + 4 <= ext_end;) {
+    const unsigned type = static_cast<unsigned>(r[e]) << 8 | r[e + 1];
+    const size_t len = static_cast<size_t>(r[e + 2]) << 8 | r[e + 3];
+    ems |= type == 0x0017;
+    ticket |= type == 0x0023;
+    e += 4 + len;
+  }
+  CHECK(ems);
+  CHECK_FALSE(ticket);  // session tickets are off
 }
