@@ -6,6 +6,7 @@
 #include <pcap/pcap.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace nicsim::host::trace {
@@ -141,43 +142,50 @@ void CaptureWriter::write(uint64_t t_ns, const uint8_t* frame, size_t n, uint32_
 void CaptureWriter::write(uint64_t t_ns, const uint8_t* frame, size_t n, uint32_t orig_len,
                           const std::string& comment) {
   if (f_ == nullptr) return;
-  uint32_t cap = uint32_t(std::min<size_t>(n, kSnaplen));
-  uint32_t orig = std::max<uint64_t>(orig_len, n) > 0xffffffffu
-                      ? 0xffffffffu
-                      : uint32_t(std::max<uint64_t>(orig_len, n));
-  std::vector<uint8_t> h;
+  // Runs once per simulated frame: fixed-size headers on the stack, no allocation unless a
+  // comment is attached.
+  const uint32_t cap = uint32_t(std::min<size_t>(n, kSnaplen));
+  const uint64_t orig64 = std::max<uint64_t>(orig_len, n);
+  const uint32_t orig = orig64 > 0xffffffffu ? 0xffffffffu : uint32_t(orig64);
+  uint8_t h[28];
+  auto set32 = [&h](size_t off, uint32_t v) {
+    for (int i = 0; i < 4; ++i) h[off + size_t(i)] = uint8_t(v >> (8 * i));
+  };
   if (!ng_) {
     // 32-bit seconds: good until 2106.
-    le32(h, uint32_t(t_ns / 1000000000u));
-    le32(h, uint32_t(t_ns % 1000000000u));
-    le32(h, cap);
-    le32(h, orig);
-    put(h.data(), h.size());
+    set32(0, uint32_t(t_ns / 1000000000u));
+    set32(4, uint32_t(t_ns % 1000000000u));
+    set32(8, cap);
+    set32(12, orig);
+    put(h, 16);
     put(frame, cap);
   } else {
-    le32(h, kPcapngEpb);
-    le32(h, 0);  // total length, patched below
-    le32(h, 0);  // interface 0
-    le32(h, uint32_t(t_ns >> 32));
-    le32(h, uint32_t(t_ns));
-    le32(h, cap);
-    le32(h, orig);
-    size_t data_pad = (4 - cap % 4) % 4;
-    std::vector<uint8_t> tail(data_pad, 0);
+    static const uint8_t kZeros[4] = {};
+    const size_t data_pad = (4 - cap % 4) % 4;
+    std::vector<uint8_t> opts;
     if (!comment.empty() && comment.size() <= 0xffff) {
-      le16(tail, kOptComment);
-      le16(tail, uint16_t(comment.size()));
-      tail.insert(tail.end(), comment.begin(), comment.end());
-      while ((cap + tail.size()) % 4) tail.push_back(0);
-      le16(tail, kOptEndOfOpt);
-      le16(tail, 0);
+      le16(opts, kOptComment);
+      le16(opts, uint16_t(comment.size()));
+      opts.insert(opts.end(), comment.begin(), comment.end());
+      pad4(opts);
+      le16(opts, kOptEndOfOpt);
+      le16(opts, 0);
     }
-    uint32_t total = uint32_t(h.size() + cap + tail.size() + 4);
-    for (int i = 0; i < 4; ++i) h[size_t(4 + i)] = uint8_t(total >> (8 * i));
-    le32(tail, total);
-    put(h.data(), h.size());
+    const uint32_t total = uint32_t(28 + cap + data_pad + opts.size() + 4);
+    set32(0, kPcapngEpb);
+    set32(4, total);
+    set32(8, 0);  // interface 0
+    set32(12, uint32_t(t_ns >> 32));
+    set32(16, uint32_t(t_ns));
+    set32(20, cap);
+    set32(24, orig);
+    put(h, 28);
     put(frame, cap);
-    put(tail.data(), tail.size());
+    put(kZeros, data_pad);
+    put(opts.data(), opts.size());
+    uint8_t t[4];
+    for (int i = 0; i < 4; ++i) t[i] = uint8_t(total >> (8 * i));
+    put(t, 4);
   }
   ++frames_;
 }

@@ -326,6 +326,9 @@ TEST_CASE("IPv6 SYN-ACK and data: header fields, checksums, round trip", "[packe
   CHECK(be16(ip + 40) == 443);  // reversed flow: source port is the server's
   check_checksums_naive(f, true);
   CHECK(verify_checksums(f.data(), f.size()));
+  // The IPv6 pseudo-header carries a 32-bit upper-layer length (RFC 8200 §8.1).
+  CHECK(tcp_pseudo_sum(a.src_ip, a.dst_ip, 70000) == naive_pseudo(a.src_ip, a.dst_ip, 70000));
+  CHECK(tcp_pseudo_sum(a.src_ip, a.dst_ip, 70000) != tcp_pseudo_sum(a.src_ip, a.dst_ip, 4464));
   ParsedFrame p = parse_frame(f.data(), f.size());
   REQUIRE(p.ok);
   REQUIRE(p.is_tcp);
