@@ -35,6 +35,10 @@ struct TcpConfig {
   sim::TimePs delack_ps = 40 * sim::kPsPerMs;     // TCP_DELACK_MIN (Linux)
   uint32_t dupack_threshold = 3;        // fast retransmit after 3 duplicate ACKs (RFC 5681)
   uint32_t isn = 0;                     // initial sequence number (the glue seeds it)
+  // Added by host/tcp: offset of the RFC 7323 TSval clock (Linux randomises it per connection;
+  // the glue may seed it). TSval = now in ms + ts_offset; nonzero so a TSecr of 0 never
+  // looks like "no echo".
+  uint32_t ts_offset = 1;
 };
 
 struct TcpStats {
@@ -79,6 +83,20 @@ class TcpEndpoint {
 
   const TcpStats& stats() const;
   const std::string& name() const;
+
+  // --- introspection (added by host/tcp; for tests, stats and the glue) ---
+  uint32_t snd_nxt() const;          // next new seq to send (go-back-N rewinds it after RTO)
+  uint32_t snd_max() const;          // highest seq sent + 1 (Linux's snd_nxt)
+  uint32_t rcv_nxt() const;          // next in-order seq expected from the peer
+  uint32_t cwnd_bytes() const;
+  uint32_t ssthresh_bytes() const;   // UINT32_MAX until the first loss
+  uint32_t snd_wnd() const;          // the peer's receive window, scaled, in bytes
+  uint32_t mss() const;              // effective send MSS after the handshake
+  sim::TimePs rto_ps() const;        // current RTO including back-off
+  sim::TimePs srtt_ps() const;       // 0 before the first sample
+  bool in_fast_recovery() const;
+  size_t ooo_bytes() const;          // out-of-order bytes buffered by the receiver
+  bool fin_received() const;
 
  private:
   struct Impl;
