@@ -1,0 +1,121 @@
+#include "model/tx/tx_checksum.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "model/abi/inet_csum.h"
+
+namespace nicsim::model::tx {
+
+HdrLayout parse_hdr_layout(const uint8_t* h, size_t n) {
+  HdrLayout L;
+  if (n < 14) return L;
+  size_t off = 12;
+  uint16_t et = uint16_t(h[off] << 8 | h[off + 1]);
+  off += 2;
+  if (et == 0x8100) {  // one 802.1Q tag
+    if (n < 18) return L;
+    et = uint16_t(h[16] << 8 | h[17]);
+    off = 18;
+  }
+  L.l3 = off;
+  if (et == 0x0800) {
+    if (n < off + 20 || (h[off] >> 4) != 4) return L;
+    size_t ihl = size_t(h[off] & 0xf) * 4;
+    if (ihl < 20 || n < off + ihl || h[off + 9] != 6) return L;
+    L.l4 = off + ihl;
+  } else if (et == 0x86dd) {
+    if (n < off + 40 || (h[off] >> 4) != 6 || h[off + 6] != 6) return L;  // no extension headers
+    L.v6 = true;
+    L.l4 = off + 40;
+  } else {
+    return L;
+  }
+  if (n < L.l4 + 20) return L;
+  size_t doff = size_t(h[L.l4 + 12] >> 4) * 4;
+  if (doff < 20 || n < L.l4 + doff) return L;
+  L.hdr_len = L.l4 + doff;
+  L.ok = true;
+  return L;
+}
+
+static inline void put16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v >> 8); p[1] = uint8_t(v); }
+static inline uint16_t get16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+static inline uint32_t get32(const uint8_t* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
+static inline void put32(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 24); p[1] = uint8_t(v >> 16); p[2] = uint8_t(v >> 8); p[3] = uint8_t(v);
+}
+
+uint64_t TxChecksum::process(TxWork* w, std::vector<uint64_t>* ready_cycles) {
+  ready_cycles->clear();
+  w->num_frames = 0;
+  HdrLayout L = parse_hdr_layout(w->inline_hdr.data(), w->inline_hdr.size());
+  if (!L.ok || L.hdr_len != w->inline_hdr.size()) {
+    stats_.bad_headers++;
+    w->error = abi::CqeSyndrome::local_length;
+    return 1;
+  }
+  const uint32_t total = w->payload_len;
+  const uint32_t mss = (w->opcode == abi::Opcode::lso && w->eth.mss) ? w->eth.mss : std::max<uint32_t>(total, 1);
+  const uint32_t nseg = total == 0 ? 1 : (total + mss - 1) / mss;
+  if (nseg > 1) stats_.tso_wqes++;
+  if (w->frames.size() < nseg) w->frames.resize(nseg);
+  const uint8_t* hdr = w->inline_hdr.data();
+  const size_t hl = L.hdr_len;
+  const uint32_t seq0 = get32(hdr + L.l4 + 4);
+  const uint16_t id0 = L.v6 ? 0 : get16(hdr + L.l3 + 4);
+  const uint8_t flags0 = hdr[L.l4 + 13];
+  uint64_t cycles = 0;
+  for (uint32_t s = 0; s < nseg; s++) {
+    uint32_t off = s * mss;
+    uint32_t len = std::min(mss, total - std::min(total, off));
+    Frame& f = w->frames[s];
+    size_t flen = std::max<size_t>(hl + len, 60);
+    f.bytes.resize(flen);
+    uint8_t* p = f.bytes.data();
+    std::memcpy(p, hdr, hl);
+    if (len) std::memcpy(p + hl, w->payload.data() + off, len);
+    if (flen > hl + len) std::memset(p + hl + len, 0, flen - hl - len);  // Ethernet padding
+    f.has_payload = len > 0;
+    uint8_t* ip = p + L.l3;
+    uint8_t* tcp = p + L.l4;
+    const size_t l4_len = hl - L.l4 + len;
+    // Linux TSO rules: FIN and PSH only on the last segment, CWR only on the first.
+    uint8_t fl = flags0;
+    if (s + 1 < nseg) fl &= uint8_t(~0x09);
+    if (s > 0) fl &= uint8_t(~0x80);
+    tcp[13] = fl;
+    put32(tcp + 4, seq0 + off);
+    uint64_t sum;
+    if (!L.v6) {
+      put16(ip + 2, uint16_t(hl - L.l3 + len));
+      put16(ip + 4, uint16_t(id0 + s));
+      if (w->eth.cs_flags & abi::kCsumL3) {
+        ip[10] = ip[11] = 0;
+        put16(ip + 10, abi::csum_finish(abi::csum_add(ip, L.l4 - L.l3)));
+      }
+      sum = abi::csum_add(ip + 12, 8);  // source and destination addresses
+    } else {
+      put16(ip + 4, uint16_t(l4_len));
+      sum = abi::csum_add(ip + 8, 32);
+    }
+    sum += 6 + uint64_t(l4_len);  // pseudo-header: protocol and TCP length
+    if (w->eth.cs_flags & abi::kCsumL4) {
+      tcp[16] = tcp[17] = 0;
+      sum = abi::csum_add(tcp, l4_len, sum);
+      put16(tcp + 16, abi::csum_finish(sum));
+    }
+    stats_.segments++;
+    stats_.bytes += len;
+    uint64_t seg_cycles = cfg_.csum_hdr_cycles + ceil_div(hl + len, cfg_.datapath_bytes_per_cycle);
+    cycles += seg_cycles;
+    ready_cycles->push_back(cycles);
+  }
+  w->num_frames = nseg;
+  stats_.pkts++;
+  return cycles;
+}
+
+}  // namespace nicsim::model::tx
