@@ -283,6 +283,8 @@ struct TcpEndpoint::Impl {
     size_t freed = 0;
     while (!chunks.empty()) {
       const Chunk& c = chunks.front();
+      // Only a chunk ACKed to its last byte may go: a partly ACKed one is still referenced by
+      // retransmissions (and its pages by the NIC).
       if (seq_after(c.seq + c.len, acked_end)) break;
       freed += c.len;
       mem.release(c.addr);
