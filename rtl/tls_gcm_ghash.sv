@@ -1,0 +1,452 @@
+// GHASH side of the TLS AES-GCM engine: realigns the ciphertext stream onto record block
+// boundaries, keeps the per-flow GHASH context, and produces the tag (crypto-engine.md §7.4-5).
+//
+// Representation: GHASH values (H powers, Y) are kept "reflected": bit i of the 128-bit vector
+// is the coefficient of x^i of the GCM polynomial (GCM's bit 0 is the MSB of byte 0). With the
+// engine's byte order (block byte i in bits [8i+7:8i]) reflecting is a bit reversal inside each
+// byte: pure wiring. Products are then plain carry-less products mod x^128+x^7+x^2+x+1.
+//
+// Input items (one per ciphertext beat from the XOR stage, plus one empty item for a zero-length
+// record end): bytes are the segment's ciphertext (or AAD) in stream order, zero above
+// item_bytes. Per flow the unit keeps the partial-block residue (< 16 bytes), the AAD and
+// ciphertext byte counts, Y, E_K(J0) and H^1..H^LANES.
+//
+// Per item the front builds the GHASH block list
+//   [AAD block (first item of a record with in-command AAD)]
+//   ++ complete 16-byte blocks of (residue ++ item bytes)
+//   ++ [zero-padded partial block (at the end of the AAD segment or of the record)]
+//   ++ [length block (record end)]
+// and issues it as "g-beats" of up to LANES blocks; an item whose list exceeds LANES blocks
+// (at most LANES+3) spills into following cycles (item input stalls meanwhile).
+// Per g-beat with k blocks X_1..X_k: Y' = Y*H^k ^ sum_i X_i*H^(k-i+1).
+//   M1: the k feed-forward products, unreduced, XOR-accumulated; reads H powers and E_K(J0)
+//       from the context and carries them (a later record of the same flow may rewrite them).
+//   M2: one reduction.
+//   L : the loop Y' = Y*H^k ^ S (single-cycle multiply, the only recurrence), Y written back
+//       to the context every g-beat; on the record's last g-beat, tag = Y' ^ E_K(J0).
+// H powers: H = E_K(0^128) arrives with every record's first item (the AES pipeline computes it
+// in a spare lane of the E_K(J0) beat). If it differs from the flow's stored H (first record
+// after a key install or a key change), the front spends LANES-1 cycles computing H^2..H^LANES
+// with one multiplier before it takes the item; otherwise records cost no extra cycle.
+module tls_gcm_ghash #(
+  parameter int unsigned LANES     = 4,
+  parameter int unsigned FLOWS     = 16,
+  parameter int unsigned TAG_DEPTH = 4
+) (
+  input  logic               clk_i,
+  input  logic               rst_ni,
+  // items from the XOR stage
+  input  logic               it_valid_i,
+  output logic               it_ready_o,
+  input  logic [$clog2(FLOWS)-1:0] it_flow_i,
+  input  logic [LANES*128-1:0] it_data_i,
+  input  logic [$clog2(LANES*16+1)-1:0] it_bytes_i,
+  input  logic               it_rec_first_i,  // first item of a record: reset Y, take H, E_K(J0)
+  input  logic               it_rec_last_i,   // last item of a record: pad, length block, tag
+  input  logic               it_seg_first_i,
+  input  logic               it_seg_last_i,
+  input  logic               it_aad_seg_i,    // bytes are AAD (AAD segment), not ciphertext
+  input  logic [15:0]        it_rec_off_i,    // segment's record offset (continuity check)
+  input  logic [15:0]        it_rec_len_i,    // record payload length (end check)
+  input  logic [103:0]       it_aad_i,        // in-command AAD, byte i in bits [8i+7:8i]
+  input  logic [3:0]         it_aad_len_i,
+  input  logic [127:0]       it_h_i,          // E_K(0^128), block byte order
+  input  logic [127:0]       it_ekj0_i,       // E_K(J0), block byte order
+  // tags
+  output logic               tag_valid_o,
+  input  logic               tag_ready_i,
+  output logic [$clog2(FLOWS)-1:0] tag_flow_o,
+  output logic [127:0]       tag_o,
+  // one-cycle error pulses
+  output logic               err_offset_o,  // segment does not continue the flow's record
+  output logic               err_length_o,  // record ended with a byte count != rec_len
+  output logic               busy_o
+);
+  localparam int unsigned FLOW_W  = $clog2(FLOWS);
+  localparam int unsigned DW      = LANES * 128;
+  localparam int unsigned BYTES_W = $clog2(LANES * 16 + 1);
+  localparam int unsigned EXT   = LANES + 3;   // longest block list of one item
+  localparam int unsigned CNT_W = $clog2(LANES + 1);
+  localparam int unsigned TAG_W = $clog2(TAG_DEPTH);
+
+  function automatic logic [127:0] reflect(input logic [127:0] v);
+    for (int i = 0; i < 16; i++) begin
+      for (int b = 0; b < 8; b++) begin
+        reflect[8*i + b] = v[8*i + 7 - b];
+      end
+    end
+  endfunction
+
+  function automatic logic [63:0] bswap64(input logic [63:0] v);
+    for (int i = 0; i < 8; i++) begin
+      bswap64[8*i +: 8] = v[8*(7-i) +: 8];
+    end
+  endfunction
+
+  // ---- per-flow context ---------------------------------------------------------------------
+  logic [DW-1:0]    ctx_h_q      [FLOWS];  // reflected H^p at [128(p-1) +: 128], p = 1..LANES
+  logic [FLOWS-1:0] ctx_hv_q;              // ctx_h_q holds a complete power set
+  logic [127:0]     ctx_ekj0_q   [FLOWS];
+  logic [127:0]     ctx_y_q      [FLOWS];
+  logic [127:0]     ctx_res_q    [FLOWS];  // residue bytes [0, count % 16), zero above
+  logic [15:0]      ctx_ctlen_q  [FLOWS];  // ciphertext bytes of the record seen so far
+  logic [15:0]      ctx_aadlen_q [FLOWS];  // AAD bytes of the record seen so far
+
+  // ---- pipeline registers ------------------------------------------------------------------
+  logic              f_valid_q, f_reset_q, f_final_q;
+  logic [FLOW_W-1:0] f_flow_q;
+  logic [CNT_W-1:0]  f_cnt_q;
+  logic [DW-1:0]     f_blk_q;       // blocks 0..cnt-1 in GHASH order, block byte order
+
+  logic              m1_valid_q, m1_reset_q, m1_final_q, m1_nz_q;
+  logic [FLOW_W-1:0] m1_flow_q;
+  logic [254:0]      m1_s_q;
+  logic [127:0]      m1_hk_q, m1_ekj0_q;
+
+  logic              m2_valid_q, m2_reset_q, m2_final_q, m2_nz_q;
+  logic [FLOW_W-1:0] m2_flow_q;
+  logic [127:0]      m2_s_q, m2_hk_q, m2_ekj0_q;
+
+  // spill of an item's block list beyond the first g-beat
+  logic [1:0]        sp_cnt_q;
+  logic [3*128-1:0]  sp_blk_q;
+  logic [FLOW_W-1:0] sp_flow_q;
+  logic              sp_final_q;
+
+  // H-power computation
+  logic              hp_busy_q;
+  logic [CNT_W-1:0]  hp_idx_q;
+  logic [127:0]      hp_prev_q;
+
+  // tag FIFO
+  logic [FLOW_W+127:0] tag_mem_q [TAG_DEPTH];
+  logic [TAG_W:0]      tag_cnt_q;
+  logic [TAG_W-1:0]    tag_wptr_q, tag_rptr_q;
+  logic                tag_push, tag_pop;
+  logic [127:0]        tag_d;
+
+  // ---- front: realign, block list, H powers -------------------------------------------------
+  logic [FLOW_W-1:0] f;
+  logic [127:0]      h_ref;
+  logic              h_match, need_hp;
+  logic [3:0]        r;
+  logic [127:0]      res;
+  logic [DW+127:0]   wide;
+  logic [BYTES_W:0]  m;         // r + bytes, <= 15 + 16*LANES
+  logic [CNT_W-1:0]  kc;        // complete blocks in wide
+  logic              flush, has_part, has_aad, has_len;
+  logic [15:0]       ct_cur, aad_cur, ct_new, aad_new;
+  logic [127:0]      aad_blk, len_blk, new_res;
+  logic [EXT*128-1:0] ext;
+  logic [2:0]        ext_extra;  // blocks beyond kc: aad + part + len
+  logic [CNT_W+1:0]  total;      // blocks in the list, <= LANES + 3
+  logic              item_take, spill_emit, hp_step;
+  logic [2:0]        fin_inflight;
+  logic              tag_room;
+
+  always_comb begin
+    f       = it_flow_i;
+    h_ref   = reflect(it_h_i);
+    h_match = ctx_hv_q[f] && (ctx_h_q[f][127:0] == h_ref);
+    need_hp = it_rec_first_i && !h_match && (LANES > 1);
+
+    ct_cur  = it_rec_first_i ? 16'd0 : ctx_ctlen_q[f];
+    aad_cur = it_rec_first_i ? {12'd0, it_aad_len_i} : ctx_aadlen_q[f];
+    r       = it_rec_first_i ? 4'd0 : (it_aad_seg_i ? aad_cur[3:0] : ct_cur[3:0]);
+    res     = it_rec_first_i ? 128'd0 : ctx_res_q[f];
+    wide    = ({128'd0, it_data_i} << {r, 3'b000}) | {{DW{1'b0}}, res};
+    m       = {{(BYTES_W - 3){1'b0}}, r} + {1'b0, it_bytes_i};
+    kc      = CNT_W'(m >> 4);
+    flush   = it_rec_last_i || (it_aad_seg_i && it_seg_last_i);
+    has_part = flush && (m[3:0] != 4'd0);
+    has_aad = it_rec_first_i && (it_aad_len_i != 4'd0);
+    has_len = it_rec_last_i;
+    if (it_aad_seg_i) begin
+      aad_new = aad_cur + 16'(it_bytes_i);
+      ct_new  = ct_cur;
+    end else begin
+      aad_new = aad_cur;
+      ct_new  = ct_cur + 16'(it_bytes_i);
+    end
+
+    // In-command AAD, zero-padded to a block (only aad_len bytes count).
+    aad_blk = '0;
+    for (int i = 0; i < 13; i++) begin
+      if (i < it_aad_len_i) aad_blk[8*i +: 8] = it_aad_i[8*i +: 8];
+    end
+    // Length block: len(A) || len(C) in bits, each 64-bit big-endian (SP 800-38D §7.1).
+    len_blk = {bswap64({45'd0, ct_new, 3'd0}), bswap64({45'd0, aad_new, 3'd0})};
+
+    // Residue for the next item: the incomplete block at index kc (bytes above are zero).
+    new_res = '0;
+    for (int b = 0; b <= LANES; b++) begin
+      if (b == 32'(kc)) new_res = wide[128*b +: 128];
+    end
+    if (flush) new_res = '0;
+
+    // Block list: [aad] ++ wide blocks 0..kc-1+has_part ++ [len].
+    ext = '0;
+    for (int i = 0; i < EXT; i++) begin
+      if (has_aad && i == 0) begin
+        ext[128*i +: 128] = aad_blk;
+      end else begin
+        // j = index into wide: i - has_aad
+        for (int j = 0; j <= LANES; j++) begin
+          if (j == i - (has_aad ? 1 : 0) && j < 32'(kc) + (has_part ? 1 : 0)) begin
+            ext[128*i +: 128] = wide[128*j +: 128];
+          end
+        end
+        if (has_len && i - (has_aad ? 1 : 0) == 32'(kc) + (has_part ? 1 : 0)) begin
+          ext[128*i +: 128] = len_blk;
+        end
+      end
+    end
+    ext_extra = {2'b0, has_aad} + {2'b0, has_part} + {2'b0, has_len};
+    total     = (CNT_W + 2)'(kc) + (CNT_W + 2)'(ext_extra);
+  end
+
+  // A final g-beat may leave the front only if the tag FIFO will have room for it.
+  always_comb begin
+    fin_inflight = {2'b0, f_valid_q & f_final_q} + {2'b0, m1_valid_q & m1_final_q}
+                 + {2'b0, m2_valid_q & m2_final_q};
+    tag_room     = (32'(tag_cnt_q) + 32'(fin_inflight)) < TAG_DEPTH;
+  end
+
+  always_comb begin
+    spill_emit = (sp_cnt_q != 2'd0) && (!sp_final_q || tag_room);
+    hp_step    = (sp_cnt_q == 2'd0) && it_valid_i && need_hp;
+    item_take  = (sp_cnt_q == 2'd0) && it_valid_i && !need_hp && (!it_rec_last_i || tag_room);
+    it_ready_o = item_take;
+  end
+
+  // H-power step: H^idx = H^(idx-1) * H, idx = 2..LANES, one per cycle.
+  logic [127:0] hp_a, hp_prod;
+  logic [CNT_W-1:0] hp_idx;
+  always_comb begin
+    hp_a   = hp_busy_q ? hp_prev_q : h_ref;
+    hp_idx = hp_busy_q ? hp_idx_q : CNT_W'(2);
+  end
+  gf128_mul u_hp_mul (.a_i(hp_a), .b_i(h_ref), .r_o(hp_prod));
+
+  logic              h_we;
+  logic [DW-1:0]     h_row;
+  always_comb begin
+    h_we  = 1'b0;
+    h_row = ctx_h_q[f];
+    if (hp_step) begin
+      h_we = 1'b1;
+      for (int p = 2; p <= LANES; p++) begin
+        if (p == 32'(hp_idx)) h_row[128*(p-1) +: 128] = hp_prod;
+      end
+      if (hp_idx == CNT_W'(LANES)) h_row[127:0] = h_ref;  // set last: marks the set complete
+    end else if (item_take && it_rec_first_i) begin
+      h_we = 1'b1;
+      h_row[127:0] = h_ref;  // equal already unless LANES == 1
+    end
+  end
+
+  // Next front g-beat.
+  logic              g_valid, g_reset, g_final;
+  logic [FLOW_W-1:0] g_flow;
+  logic [CNT_W-1:0]  g_cnt;
+  logic [DW-1:0]     g_blk;
+  logic [1:0]        sp_cnt_d;
+  logic [3*128-1:0]  sp_blk_d;
+  logic              sp_final_d;
+  logic [FLOW_W-1:0] sp_flow_d;
+  always_comb begin
+    g_valid    = 1'b0;
+    g_reset    = 1'b0;
+    g_final    = 1'b0;
+    g_flow     = f;
+    g_cnt      = '0;
+    g_blk      = '0;
+    sp_cnt_d   = sp_cnt_q;
+    sp_blk_d   = sp_blk_q;
+    sp_final_d = sp_final_q;
+    sp_flow_d  = sp_flow_q;
+    if (spill_emit) begin
+      g_valid = 1'b1;
+      g_flow  = sp_flow_q;
+      if (sp_cnt_q > 2'(LANES)) begin
+        g_cnt    = CNT_W'(LANES);
+        sp_cnt_d = sp_cnt_q - 2'(LANES);
+      end else begin
+        g_cnt    = CNT_W'(sp_cnt_q);
+        sp_cnt_d = 2'd0;
+        g_final  = sp_final_q;
+      end
+      for (int b = 0; b < LANES; b++) begin
+        if (b < 3 && b < sp_cnt_q) g_blk[128*b +: 128] = sp_blk_q[128*b +: 128];
+      end
+      sp_blk_d = (LANES < 3) ? (sp_blk_q >> (128 * LANES)) : '0;
+    end else if (item_take) begin
+      g_valid = 1'b1;
+      g_reset = it_rec_first_i;
+      g_blk   = ext[DW-1:0];
+      if (total > (CNT_W + 2)'(LANES)) begin
+        g_cnt      = CNT_W'(LANES);
+        sp_cnt_d   = 2'(total - (CNT_W + 2)'(LANES));
+        sp_blk_d   = ext[DW +: 3*128];
+        sp_final_d = it_rec_last_i;
+        sp_flow_d  = f;
+      end else begin
+        g_cnt   = CNT_W'(total);
+        g_final = it_rec_last_i;
+      end
+    end
+  end
+
+  // Continuity checks (first payload item of a segment, and the record end).
+  always_comb begin
+    err_offset_o = item_take && it_seg_first_i && !it_aad_seg_i && (it_rec_off_i != ct_cur);
+    err_length_o = item_take && it_rec_last_i && (ct_new != it_rec_len_i);
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      f_valid_q  <= 1'b0;
+      sp_cnt_q   <= 2'd0;
+      hp_busy_q  <= 1'b0;
+      ctx_hv_q   <= '0;
+    end else begin
+      f_valid_q <= g_valid;
+      sp_cnt_q  <= sp_cnt_d;
+      if (hp_step) begin
+        hp_busy_q <= (hp_idx != CNT_W'(LANES));
+        if (hp_idx == CNT_W'(LANES)) ctx_hv_q[f] <= 1'b1;
+      end else if (item_take && it_rec_first_i) begin
+        ctx_hv_q[f] <= 1'b1;
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    f_flow_q   <= g_flow;
+    f_cnt_q    <= g_cnt;
+    f_blk_q    <= g_blk;
+    f_reset_q  <= g_reset;
+    f_final_q  <= g_final;
+    sp_blk_q   <= sp_blk_d;
+    sp_final_q <= sp_final_d;
+    sp_flow_q  <= sp_flow_d;
+    if (hp_step) begin
+      hp_idx_q  <= hp_idx + CNT_W'(1);
+      hp_prev_q <= hp_prod;
+    end
+    if (h_we) ctx_h_q[f] <= h_row;
+    if (item_take) begin
+      ctx_res_q[f]    <= new_res;
+      ctx_ctlen_q[f]  <= ct_new;
+      ctx_aadlen_q[f] <= aad_new;
+      if (it_rec_first_i) ctx_ekj0_q[f] <= it_ekj0_i;
+    end
+  end
+
+  // ---- M1: feed-forward products ------------------------------------------------------------
+  // Block b (0-based) of a k-block g-beat is multiplied by H^(k-b).
+  logic [DW-1:0]   m1_pow_row;
+  logic [DW-1:0]   m1_a, m1_b;
+  logic [254:0]    m1_p [LANES];
+  logic [254:0]    m1_s;
+  logic [127:0]    m1_hk;
+  always_comb begin
+    m1_pow_row = ctx_h_q[f_flow_q];
+    m1_a = '0;
+    m1_b = '0;
+    m1_hk = '0;
+    for (int b = 0; b < LANES; b++) begin
+      if (b < f_cnt_q) begin
+        m1_a[128*b +: 128] = reflect(f_blk_q[128*b +: 128]);
+        for (int p = 1; p <= LANES; p++) begin
+          if (p == 32'(f_cnt_q) - b) m1_b[128*b +: 128] = m1_pow_row[128*(p-1) +: 128];
+        end
+      end
+    end
+    for (int p = 1; p <= LANES; p++) begin
+      if (p == 32'(f_cnt_q)) m1_hk = m1_pow_row[128*(p-1) +: 128];
+    end
+  end
+
+  for (genvar b = 0; b < LANES; b++) begin : g_ff
+    gf128_clmul u_clmul (.a_i(m1_a[128*b +: 128]), .b_i(m1_b[128*b +: 128]), .p_o(m1_p[b]));
+  end
+
+  always_comb begin
+    m1_s = '0;
+    for (int b = 0; b < LANES; b++) m1_s = m1_s ^ m1_p[b];
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      m1_valid_q <= 1'b0;
+      m2_valid_q <= 1'b0;
+    end else begin
+      m1_valid_q <= f_valid_q;
+      m2_valid_q <= m1_valid_q;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    m1_flow_q  <= f_flow_q;
+    m1_reset_q <= f_reset_q;
+    m1_final_q <= f_final_q;
+    m1_nz_q    <= (f_cnt_q != '0);
+    m1_s_q     <= m1_s;
+    m1_hk_q    <= m1_hk;
+    m1_ekj0_q  <= ctx_ekj0_q[f_flow_q];
+  end
+
+  // ---- M2: reduction ------------------------------------------------------------------------
+  logic [127:0] m2_s;
+  gf128_reduce u_reduce (.p_i(m1_s_q), .r_o(m2_s));
+
+  always_ff @(posedge clk_i) begin
+    m2_flow_q  <= m1_flow_q;
+    m2_reset_q <= m1_reset_q;
+    m2_final_q <= m1_final_q;
+    m2_nz_q    <= m1_nz_q;
+    m2_s_q     <= m2_s;
+    m2_hk_q    <= m1_hk_q;
+    m2_ekj0_q  <= m1_ekj0_q;
+  end
+
+  // ---- L: the GHASH loop --------------------------------------------------------------------
+  logic [127:0] y_cur, y_prod, y_new;
+  always_comb y_cur = m2_reset_q ? 128'd0 : ctx_y_q[m2_flow_q];
+  gf128_mul u_loop_mul (.a_i(y_cur), .b_i(m2_hk_q), .r_o(y_prod));
+  always_comb begin
+    y_new    = m2_nz_q ? (y_prod ^ m2_s_q) : y_cur;
+    tag_push = m2_valid_q && m2_final_q;
+    tag_d    = reflect(y_new) ^ m2_ekj0_q;
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (m2_valid_q) ctx_y_q[m2_flow_q] <= y_new;
+  end
+
+  // ---- tag FIFO (room reserved at the front, so a push never finds it full) ----------------
+  assign tag_pop     = tag_valid_o && tag_ready_i;
+  assign tag_valid_o = (tag_cnt_q != '0);
+  assign tag_flow_o  = tag_mem_q[tag_rptr_q][FLOW_W+127:128];
+  assign tag_o       = tag_mem_q[tag_rptr_q][127:0];
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      tag_cnt_q  <= '0;
+      tag_wptr_q <= '0;
+      tag_rptr_q <= '0;
+    end else begin
+      tag_cnt_q <= tag_cnt_q + (TAG_W + 1)'(tag_push) - (TAG_W + 1)'(tag_pop);
+      if (tag_push) tag_wptr_q <= tag_wptr_q + TAG_W'(1);
+      if (tag_pop)  tag_rptr_q <= tag_rptr_q + TAG_W'(1);
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (tag_push) tag_mem_q[tag_wptr_q] <= {m2_flow_q, tag_d};
+  end
+
+  assign busy_o = f_valid_q || m1_valid_q || m2_valid_q || (sp_cnt_q != 2'd0) || hp_busy_q
+               || (tag_cnt_q != '0);
+endmodule
