@@ -98,7 +98,9 @@ TEST_CASE("TLS 1.2 AES-128 records: header, explicit nonce = iv + index, placeho
     CHECK(hdr_len(p.bytes) == 8 + n + 16);
     CHECK(get_be64(p.bytes.data() + 5) == iv0 + i);  // carries at i = 2: ..cd fe → ..ce 00
     CHECK(std::memcmp(p.bytes.data() + 13, data[i]->data(), n) == 0);
-    CHECK_FALSE(all_zero(p.bytes.data() + 13 + n, 16));
+    // Garbage, not zeros: neither half of the placeholder is zero.
+    CHECK_FALSE(all_zero(p.bytes.data() + 13 + n, 8));
+    CHECK_FALSE(all_zero(p.bytes.data() + 13 + n + 8, 8));
     seq += p.len;
   }
   // Distinct records get distinct placeholder garbage.
@@ -308,6 +310,15 @@ TEST_CASE("send space: -EAGAIN, partial count, last_record flush") {
   CHECK_FALSE(r.ctx->has_open_record());
   REQUIRE(r.tcp.pushes.size() == 2);
   CHECK(r.tcp.pushes[1].len == 100 + kOverhead12);
+
+  // An EMPTY open record is not flushed when space runs out (kernel: only len > prepend).
+  r.tcp.space = 1000000;
+  REQUIRE(r.ctx->sendmsg(nullptr, 0, MSG_MORE) == 0);
+  CHECK(r.ctx->has_open_record());
+  r.tcp.space = 0;
+  CHECK(r.send(pattern(10, 21)) == -EAGAIN);
+  CHECK(r.ctx->has_open_record());
+  CHECK(r.tcp.pushes.size() == 2);
 }
 
 TEST_CASE("tls_get_record: starts, ends, inside, before the marker, acked, hint") {
