@@ -77,6 +77,7 @@ abi::CqeSyndrome TlsCtxTable::apply_static_params(uint32_t tis_num, const abi::T
   std::memcpy(c->implicit_iv, p.implicit_iv, 8);
   uint64_t sn = 0;
   for (int i = 0; i < 8; i++) sn = sn << 8 | p.initial_record_number[i];
+  c->initial_record_number = sn;
   c->rec_seq = sn;
   return abi::CqeSyndrome::none;
 }
@@ -90,6 +91,7 @@ abi::CqeSyndrome TlsCtxTable::apply_progress_params(uint32_t tis_num, const abi:
   stats_.progress_params++;
   // START: the next byte the context sees is the first byte of a record header.
   c->tracker = abi::RecordTrackerState(p.record_tracker_state);
+  c->rec_seq = c->initial_record_number + p.hw_offset_record_number;
   c->rec_off = 0;
   c->rec_len = 0;
   c->payload_len = 0;

@@ -28,6 +28,11 @@ struct TisContext {
   uint8_t key[32] = {};
   uint8_t salt[4] = {};
   uint8_t implicit_iv[8] = {};
+  // Record numbers: static params carry the base (initial_record_number); the context counts
+  // records from it, and progress params restart the count at base + hw_offset_record_number.
+  // That is why mlx5 may skip re-posting static params when the record number it wants equals
+  // the one last programmed: the progress params alone rewind the count to it.
+  uint64_t initial_record_number = 0;
   uint64_t rec_seq = 0;               // record number of the record being (or next to be) parsed
   abi::RecordTrackerState tracker = abi::RecordTrackerState::start;
   uint32_t rec_off = 0;               // bytes of the current record consumed; 0 = at a header
