@@ -1,7 +1,14 @@
-// The application's bytes: seeded pseudo-random (random access in 4 KiB blocks, so the writer
-// and the peer's checker generate the same byte at the same stream offset independently) or a
-// file's contents.
+// The application's bytes: seeded pseudo-random, or a file's contents.
+//
+// Seeded bytes are a window into one shared pseudo-random pattern of kPatternBytes (a length
+// that is not a multiple of any record, segment or page size), each flow starting at its own
+// seeded offset: byte k of a flow is pattern[(start + k) mod kPatternBytes]. The writer and the
+// peer's checker read the same byte for the same stream offset independently, at memcpy speed
+// (the simulator's own throughput is measured against raw AES-GCM, so the checker must not be
+// the bottleneck), and any misplaced, repeated or stale byte short of a multiple of the pattern
+// length (~4 MiB) shows up.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -11,60 +18,78 @@ namespace nicsim::app {
 
 class PayloadSource {
  public:
+  static constexpr size_t kPatternBytes = (4u << 20) + 37;
+
   PayloadSource(uint64_t seed, uint32_t flow, std::shared_ptr<const std::vector<uint8_t>> file)
-      : seed_(seed * 0x9E3779B97F4A7C15ull ^ (uint64_t(flow) + 1) * 0xD1B54A32D192ED03ull), file_(std::move(file)) {}
+      : file_(std::move(file)) {
+    if (file_) return;
+    pattern_ = shared_pattern(seed);
+    start_ = size_t(mix(seed ^ (uint64_t(flow) + 1) * 0xD1B54A32D192ED03ull) % kPatternBytes);
+  }
 
   void fill(uint64_t pos, uint8_t* dst, size_t n) const {
     if (file_) {
       std::memcpy(dst, file_->data() + pos, n);
       return;
     }
+    size_t at = size_t((start_ + pos) % kPatternBytes);
     while (n > 0) {
-      uint64_t block = pos / kBlock;
-      size_t off = size_t(pos % kBlock);
-      size_t take = std::min(n, kBlock - off);
-      gen_block(block, off, dst, take);
-      pos += take;
+      size_t take = std::min(n, kPatternBytes - at);
+      std::memcpy(dst, pattern_->data() + at, take);
       dst += take;
       n -= take;
+      at = 0;
     }
+  }
+  // True iff p[0..n) equals the stream at pos; *bad_at = first differing offset otherwise.
+  bool equals(uint64_t pos, const uint8_t* p, size_t n, size_t* bad_at) const {
+    const uint8_t* ref;
+    size_t at, span;
+    size_t done = 0;
+    while (done < n) {
+      if (file_) {
+        ref = file_->data() + pos + done;
+        span = n - done;
+      } else {
+        at = size_t((start_ + pos + done) % kPatternBytes);
+        ref = pattern_->data() + at;
+        span = std::min(n - done, kPatternBytes - at);
+      }
+      if (std::memcmp(ref, p + done, span) != 0) {
+        size_t k = 0;
+        while (ref[k] == p[done + k]) k++;
+        *bad_at = done + k;
+        return false;
+      }
+      done += span;
+    }
+    return true;
   }
 
  private:
-  static constexpr size_t kBlock = 4096;
-  static uint64_t splitmix(uint64_t& x) {
-    uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+  static uint64_t mix(uint64_t z) {  // splitmix64 finaliser
+    z += 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-  // Bytes [off, off+n) of block b: xorshift128+ seeded per block.
-  void gen_block(uint64_t b, size_t off, uint8_t* dst, size_t n) const {
-    uint64_t x = seed_ ^ (b * 0xA24BAED4963EE407ull);
-    uint64_t s0 = splitmix(x), s1 = splitmix(x);
-    size_t word0 = off / 8;
-    for (size_t w = 0; w < word0; w++) next(s0, s1);
-    size_t pos = word0 * 8;
-    const size_t end = off + n;
-    while (pos < end) {
-      uint64_t v = next(s0, s1);
-      uint8_t bytes[8];
-      std::memcpy(bytes, &v, 8);
-      size_t lo = pos < off ? off - pos : 0;
-      size_t hi = std::min<size_t>(8, end - pos);
-      std::memcpy(dst + (pos + lo - off), bytes + lo, hi - lo);
-      pos += 8;
+  static std::shared_ptr<const std::vector<uint8_t>> shared_pattern(uint64_t seed) {
+    static uint64_t cached_seed = 0;
+    static std::shared_ptr<const std::vector<uint8_t>> cached;
+    if (cached && cached_seed == seed) return cached;
+    auto v = std::make_shared<std::vector<uint8_t>>(kPatternBytes);
+    uint64_t x = seed;
+    for (size_t i = 0; i < kPatternBytes; i += 8) {
+      uint64_t r = mix(x++);
+      std::memcpy(v->data() + i, &r, std::min<size_t>(8, kPatternBytes - i));
     }
+    cached = v;
+    cached_seed = seed;
+    return cached;
   }
-  static uint64_t next(uint64_t& s0, uint64_t& s1) {
-    uint64_t a = s0, b = s1;
-    s0 = b;
-    a ^= a << 23;
-    s1 = a ^ b ^ (a >> 17) ^ (b >> 26);
-    return s1 + b;
-  }
-  uint64_t seed_;
   std::shared_ptr<const std::vector<uint8_t>> file_;
+  std::shared_ptr<const std::vector<uint8_t>> pattern_;
+  size_t start_ = 0;
 };
 
 }  // namespace nicsim::app

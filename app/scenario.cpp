@@ -96,7 +96,9 @@ struct Flow {
   bool offloaded = false, close_sent = false, peer_closed = false, device_down = false;
   uint16_t ip_id_h = 1, ip_id_p = 1;
   TimePs t_first_write = 0, t_last_verified = 0;
-  std::vector<uint8_t> scratch;
+  std::vector<uint8_t> scratch, pending;
+  uint64_t pending_pos = UINT64_MAX;
+  size_t pending_len = 0, pending_off = 0;
 };
 
 class Scenario {
@@ -247,11 +249,8 @@ void Scenario::start_flow(Flow& f) {
     if (fl.app_verified + n > fl.app_total)
       return fail("flow " + std::to_string(fl.id) + ": peer received " + std::to_string(fl.app_verified + n) +
                   " bytes, more than the " + std::to_string(fl.app_total) + " the application wrote");
-    fl.scratch.resize(n);
-    fl.src->fill(fl.app_verified, fl.scratch.data(), n);
-    if (std::memcmp(fl.scratch.data(), p, n) != 0) {
-      size_t k = 0;
-      while (k < n && fl.scratch[k] == p[k]) k++;
+    size_t k = 0;
+    if (!fl.src->equals(fl.app_verified, p, n, &k)) {
       return fail("flow " + std::to_string(fl.id) + ": peer decrypted a wrong byte at application offset " +
                   std::to_string(fl.app_verified + k));
     }
@@ -328,9 +327,23 @@ void Scenario::app_write(Flow& f) {
     size_t n = size_t(std::min<uint64_t>(cfg_.run.app_write_bytes, f.app_total - f.app_written));
     if (down_after && !f.device_down && f.app_written < down_after)
       n = size_t(std::min<uint64_t>(n, down_after - f.app_written));
-    f.scratch.resize(n);
-    f.src->fill(f.app_written, f.scratch.data(), n);
-    long r = f.ktls->sendmsg(f.scratch.data(), n, 0);
+    // The application's buffer keeps what a partial send did not take (a real writer retries
+    // with the rest of the same buffer; regenerating it would be wasted work).
+    if (f.pending_pos == f.app_written && f.pending_len > 0) {
+      n = std::min(n, f.pending_len);
+    } else {
+      f.pending.resize(n);
+      f.src->fill(f.app_written, f.pending.data(), n);
+      f.pending_pos = f.app_written;
+      f.pending_len = n;
+      f.pending_off = 0;
+    }
+    long r = f.ktls->sendmsg(f.pending.data() + f.pending_off, n, 0);
+    if (r > 0) {
+      f.pending_off += size_t(r);
+      f.pending_len -= size_t(r);
+      f.pending_pos += uint64_t(r);
+    }
     if (r == kEAGAIN) return;  // wait for send space
     if (r < 0) return fail("flow " + std::to_string(f.id) + ": sendmsg failed: " + std::to_string(r));
     f.app_written += uint64_t(r);
@@ -364,7 +377,7 @@ bool Scenario::host_xmit(Flow& f, const tcp::Segment& s) {
     }
     auto res = f.ktls->sw_fallback(s.seq, plain.data(), s.payload_len, enc.data());
     if (res == ktls::TlsOffloadCtxTx::Fallback::drop) return true;  // dropped: TCP retransmits
-    uint64_t buf = mem_.alloc(s.payload_len);
+    uint64_t buf = mem_.alloc(s.payload_len, 64, false);
     mem_.write(buf, res == ktls::TlsOffloadCtxTx::Fallback::encrypted ? enc.data() : plain.data(), s.payload_len);
     tcp::Segment c = s;
     c.frags.assign(1, tcp::Frag{buf, s.payload_len});

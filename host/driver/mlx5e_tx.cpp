@@ -193,7 +193,7 @@ bool Mlx5eTx::post_data(Sq& sq, const tcp::Segment& s, const SkbMeta& m, uint32_
   std::vector<tcp::Frag> frags = s.frags;
   uint64_t bounce = 0;
   if (frags.size() > kMaxWqeDataSegs) {
-    bounce = mem_.alloc(s.payload_len);
+    bounce = mem_.alloc(s.payload_len, 64, false);
     uint32_t off = 0;
     for (const auto& f : frags) {
       mem_.write(bounce + off, mem_.ptr(f.addr, f.len), f.len);

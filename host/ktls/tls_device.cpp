@@ -246,7 +246,7 @@ long TlsOffloadCtxTx::sendmsg(const uint8_t* data, size_t n, int flags, uint8_t 
         s.open_capacity = s.tx_max_payload_len;
         const size_t region =
             s.prepend() + s.open_capacity + s.tail() + crypto::kGcmTagBytes;
-        s.open_addr = s.mem.alloc(region);
+        s.open_addr = s.mem.alloc(region, 64, /*zero=*/false);  // every pushed byte is written first
         s.open_data_len = 0;
         s.has_open = true;
       }

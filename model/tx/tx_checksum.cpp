@@ -73,11 +73,13 @@ uint64_t TxChecksum::process(TxWork* w, std::vector<uint64_t>* ready_cycles) {
     uint32_t len = std::min(mss, total - std::min(total, off));
     Frame& f = w->frames[s];
     size_t flen = std::max<size_t>(hl + len, 60);
-    f.bytes.resize(flen);
+    // Built by appending (no zero-fill of bytes about to be overwritten).
+    f.bytes.clear();
+    f.bytes.reserve(flen);
+    f.bytes.insert(f.bytes.end(), hdr, hdr + hl);
+    f.bytes.insert(f.bytes.end(), w->payload.data() + off, w->payload.data() + off + len);
+    f.bytes.resize(flen, 0);  // Ethernet padding to the 60-byte minimum
     uint8_t* p = f.bytes.data();
-    std::memcpy(p, hdr, hl);
-    if (len) std::memcpy(p + hl, w->payload.data() + off, len);
-    if (flen > hl + len) std::memset(p + hl + len, 0, flen - hl - len);  // Ethernet padding
     f.has_payload = len > 0;
     uint8_t* ip = p + L.l3;
     uint8_t* tcp = p + L.l4;
