@@ -1,6 +1,7 @@
 // nicsim command line: the composition root. `nicsim` alone runs the default scenario.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,7 +59,7 @@ bool writable_dir_of(const std::string& path) {
 
 struct RunFlags {
   std::string tls, cipher, bytes, payload, config, pcap, keylog, stats, crypto;
-  uint32_t record_size = 0, mss = 0, flows = 0;
+  int64_t record_size = -1, mss = -1, flows = -1;  // -1: not given
   double loss = -1, reorder = -1, burst = -1;
   uint64_t seed = 0;
   bool seed_set = false, quiet = false;
@@ -107,8 +108,8 @@ std::string apply_flags(const RunFlags& f, app::Config& cfg) {
     if (!readable_file(f.payload)) return f.payload + ": cannot read payload file";
     cfg.run.payload_file = f.payload;
   }
-  if (f.record_size) cfg.run.record_size = f.record_size;
-  if (f.mss) cfg.tcp.mss_bytes = f.mss;
+  if (f.record_size >= 0) cfg.run.record_size = uint32_t(std::min<int64_t>(f.record_size, UINT32_MAX));
+  if (f.mss >= 0) cfg.tcp.mss_bytes = uint32_t(std::min<int64_t>(f.mss, UINT32_MAX));
   if (f.loss >= 0) {
     if (f.loss > 1) return "--loss " + std::to_string(f.loss) + ": a probability must be in [0, 1]";
     cfg.link.loss = f.loss;
@@ -126,7 +127,7 @@ std::string apply_flags(const RunFlags& f, app::Config& cfg) {
     cfg.link.seed = f.seed * 2 + 1;
     cfg.reverse.seed = f.seed * 2 + 2;
   }
-  if (f.flows) cfg.run.flows = f.flows;
+  if (f.flows >= 0) cfg.run.flows = uint32_t(std::min<int64_t>(f.flows, UINT32_MAX));
   if (!f.crypto.empty()) cfg.run.crypto_engine = f.crypto;
   for (const std::string* o : {&f.pcap, &f.keylog, &f.stats})
     if (!o->empty() && !writable_dir_of(*o)) return *o + ": the folder does not exist";

@@ -1,0 +1,119 @@
+// Bad input gets one clear line naming the flag or file, the place and the problem, a non-zero
+// exit, and no output file that looks like a result.
+#include <catch2/catch.hpp>
+
+#include "testbench/common/run_cmd.h"
+
+using namespace nicsim::testbench;
+
+namespace {
+CmdResult run_nicsim(const std::string& args) { return run_cmd(nicsim_bin() + " " + args); }
+size_t lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+}  // namespace
+
+TEST_CASE("a flag value that makes no sense: one line, exit 2", "[cli]") {
+  struct Case {
+    const char* args;
+    const char* must_mention;
+  } cases[] = {
+      {"run --tls 1.4", "--tls 1.4"},
+      {"run --cipher chacha20", "--cipher chacha20"},
+      {"run --loss 1.5", "--loss"},
+      {"run --bytes lots", "--bytes lots"},
+      {"run --record-size 20000", "record_size"},
+      {"run --mss 9000", "mss_bytes"},
+      {"run --flows 0 --bytes 1K", ""},
+      {"run --payload /nonexistent/file.bin", "/nonexistent/file.bin"},
+      {"run --config /nonexistent/cfg.json", "/nonexistent/cfg.json"},
+      {"run --pcap /nonexistent-dir/x.pcap --bytes 1K", "/nonexistent-dir/x.pcap"},
+      {"run --crypto magic", "crypto_engine"},
+      {"run --no-such-flag", "--no-such-flag"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.args);
+    CmdResult r = run_nicsim(c.args);
+    CHECK(r.exit_code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.rfind("nicsim: ", 0) == 0);
+    CHECK(r.err.find(c.must_mention) != std::string::npos);
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("configuration files: unknown keys, wrong types and broken JSON are named", "[cli]") {
+  std::string d = scratch_dir();
+  struct Case {
+    const char* body;
+    const char* must_mention;
+  } cases[] = {
+      {R"({"nic": {"clock_mhzz": 300}})", "nic: unknown parameter \"clock_mhzz\""},
+      {R"({"tcp": {"mss_bytes": "big"}})", "tcp.mss_bytes: expected a number"},
+      {R"({"link": {"loss": -0.5}})", "link.loss"},
+      {R"({"nic": {"crypto_lanes": 2.5}})", "nic.crypto_lanes: must be a whole number"},
+      {R"({"bogus": {}})", "unknown section \"bogus\""},
+      {"{\n  \"nic\": {\n    \"clock_mhz\": 250,\n  }\n}", "line 4"},
+      {R"({"run": {"tls": "1.1"}})", "run.tls"},
+  };
+  int i = 0;
+  for (const auto& c : cases) {
+    std::string f = d + "/cfg" + std::to_string(i++) + ".json";
+    std::ofstream(f) << c.body;
+    INFO(c.body);
+    CmdResult r = run_nicsim("run --bytes 1K --config " + f);
+    CHECK(r.exit_code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find(f) != std::string::npos);
+    CHECK(r.err.find(c.must_mention) != std::string::npos);
+  }
+}
+
+TEST_CASE("a good configuration file is applied and echoed into the stats", "[cli]") {
+  std::string d = scratch_dir();
+  std::string f = d + "/good.json", st = d + "/good-stats.json";
+  std::ofstream(f) << R"({"nic": {"line_rate_gbps": 25}, "run": {"tls": "1.3", "bytes": 65536}, "link": {"delay_us": 50}})";
+  CmdResult r = run_nicsim("run --quiet --config " + f + " --stats " + st);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = read_json(st);
+  CHECK(j["config"]["nic"]["line_rate_gbps"] == 25.0);
+  CHECK(j["config"]["run"]["tls"] == "1.3");
+  CHECK(j["config"]["run"]["bytes"] == 65536);
+  CHECK(j["config"]["link"]["delay_us"] == 50.0);
+  // 25 Gb/s: goodput can't beat the line.
+  CHECK(j["summary"]["goodput_gbps"].get<double>() < 25.0);
+  CHECK(j["summary"]["goodput_gbps"].get<double>() > 1.0);
+}
+
+TEST_CASE("nicsim config lists every parameter with unit and reason", "[cli]") {
+  CmdResult r = run_nicsim("config");
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* sec : {"run", "nic", "tcp", "link", "reverse", "driver"}) {
+    INFO(sec);
+    REQUIRE(j.contains(sec));
+    for (auto it = j[sec].begin(); it != j[sec].end(); ++it) {
+      if (!it.value().is_object()) continue;  // run.tls / run.cipher are plain values
+      CHECK(it.value().contains("unit"));
+      CHECK(!it.value()["reason"].get<std::string>().empty());
+    }
+  }
+  CHECK(j["nic"]["clock_mhz"]["value"] == 250.0);
+}
+
+TEST_CASE("a failed run leaves no output file", "[cli]") {
+  std::string d = scratch_dir();
+  std::string pcap = d + "/fail.pcap", st = d + "/fail.json";
+  // 1 ms of simulated time is not enough for 64 MiB: the run fails on its time limit.
+  std::string f = d + "/short.json";
+  std::ofstream(f) << R"({"run": {"max_sim_ms": 1}})";
+  CmdResult r = run_nicsim("run --quiet --bytes 64M --config " + f + " --pcap " + pcap + " --stats " + st);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("time limit") != std::string::npos);
+  CHECK(!file_exists(pcap));
+  CHECK(!file_exists(pcap + ".part"));
+  CHECK(!file_exists(st));
+}
