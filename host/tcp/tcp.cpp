@@ -283,8 +283,6 @@ struct TcpEndpoint::Impl {
     size_t freed = 0;
     while (!chunks.empty()) {
       const Chunk& c = chunks.front();
-      // Only a chunk ACKed to its last byte may go: a partly ACKed one is still referenced by
-      // retransmissions (and its pages by the NIC).
       if (seq_after(c.seq + c.len, acked_end)) break;
       freed += c.len;
       mem.release(c.addr);
@@ -797,8 +795,8 @@ struct TcpEndpoint::Impl {
     if (cwnd < ssthresh) {
       // Slow start, RFC 5681 §3.1 with RFC 3465 appropriate byte counting, L = 2*SMSS (so an
       // ACK for two segments under delayed ACK still doubles cwnd per RTT). Only grow while the
-      // window is used (Linux tcp_is_cwnd_limited: in slow start, flight ≥ cwnd/2).
-      if (uint64_t(flight_before) * 2 < cwnd) return;
+      // window is used (Linux tcp_is_cwnd_limited: in slow start, cwnd < 2 * flight).
+      if (uint64_t(flight_before) * 2 <= cwnd) return;
       cwnd += std::min(acked, 2 * mss);
       if (cwnd > ssthresh) cwnd = ssthresh;
     } else {

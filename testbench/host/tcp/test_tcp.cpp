@@ -193,11 +193,6 @@ TEST_CASE("1 MiB byte-exact under random loss in both directions, several seeds"
       CHECK(p.a.link.stats().frames_dropped > 0);
       CHECK(p.a.mem.live_regions() == 0);
       CHECK(p.b.ep.ooo_bytes() == 0);
-      const auto& st = p.a.ep.stats();
-      WARN("loss " << loss << " seed " << seed << " t_ms " << r.finish_ps / kMs << " segs " << st.segs_out
-           << " retx " << st.retrans_segs << " frx " << st.fast_retransmits << " rto " << st.rto_expirations
-           << " dropped " << p.a.link.stats().frames_dropped << "/" << p.a.link.stats().frames_in
-           << " ackdrop " << p.b.link.stats().frames_dropped << " srtt_us " << st.srtt_us << " cwnd " << st.cwnd_bytes);
     }
   }
 }
@@ -421,9 +416,16 @@ TEST_CASE("push_pages: references released exactly when ACKed; no skb mixes decr
   p.a.ep.mark_eor();
   uint32_t fence2 = p.a.ep.write_seq();
   for (int i = 0; i < 20; ++i) push(9000 + 37 * i, true, 300 + i);
-  // Classes of bytes no skb may straddle: [hello] [records…] [3000 plain] | [records…]
-  std::vector<std::pair<uint32_t, bool>> class_start{
-      {hello_start, false}, {fence1, true}, {recs[40].start, false}, {fence2, true}};
+  p.a.ep.mark_eor();  // a fence between two runs of decrypted records
+  uint32_t fence3 = p.a.ep.write_seq();
+  for (int i = 0; i < 10; ++i) push(5000 + 11 * i, true, 400 + i);
+  // Classes of bytes no skb may straddle: [hello] | [records…] [3000 plain] | [records…] |
+  // [records…]
+  std::vector<std::pair<uint32_t, bool>> class_start{{hello_start, false},
+                                                     {fence1, true},
+                                                     {recs[40].start, false},
+                                                     {fence2, true},
+                                                     {fence3, true}};
   uint32_t end_seq = p.a.ep.write_seq();
   p.a.ep.shutdown_write();
 
@@ -619,14 +621,25 @@ struct RawPeer {
     ep.on_data = [this](const uint8_t* p, size_t n) { got.insert(got.end(), p, p + n); };
     ep.on_fin = [this] { fin = true; };
   }
-  void feed(uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t* data, uint32_t len) {
+  // A pure ACK from the peer for everything sent, announcing `window` (peer wscale 0).
+  void on_receive_window(uint16_t window) {
+    RxSegment s;
+    s.seq = 501;
+    s.ack = ep.snd_max();
+    s.flags = kAck;
+    s.window = window;
+    s.has_ts = true;
+    ep.on_receive(s);
+  }
+  void feed(uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t* data, uint32_t len,
+            uint32_t tsval = 77) {
     RxSegment r;
     r.seq = seq;
     r.ack = ack;
     r.flags = flags;
     r.window = 1000;
     r.has_ts = true;
-    r.tsval = 77;
+    r.tsval = tsval;
     r.tsecr = 1;
     r.payload = data;
     r.payload_len = len;
@@ -691,28 +704,38 @@ TEST_CASE("receiver: out-of-order buffering, duplicate ACKs, hole fill, duplicat
   REQUIRE(r.got.size() == 3000);
   CHECK(std::equal(r.got.begin(), r.got.end(), d));
   CHECK(r.ep.stats().ooo_segs_in == 4);
-  // An old duplicate: immediate ACK.
-  r.feed(101, 9001, kAck, d, 1000);
+  // A small hole (well under delack_segs full segments): filling it is still ACKed at once.
+  r.feed(101 + 3100, 9001, kAck, d + 3100, 100);
   REQUIRE(r.out.size() == 7);
   CHECK(last().ack == 101 + 3000);
-  CHECK(r.ep.stats().dup_segs_in >= 1);
-  // In order, below the delayed-ACK threshold: no ACK now, one after 40 ms.
-  r.feed(101 + 3000, 9001, kAck, d + 3000, 500);
-  CHECK(r.out.size() == 7);
-  r.q.run_until(r.q.now_ps() + 39 * kMs);
-  CHECK(r.out.size() == 7);
-  r.q.run_until(r.q.now_ps() + 1 * kMs);
+  r.feed(101 + 3000, 9001, kAck, d + 3000, 100);
   REQUIRE(r.out.size() == 8);
+  CHECK(last().ack == 101 + 3200);
+  // An old duplicate: immediate ACK.
+  r.feed(101, 9001, kAck, d, 1000);
+  REQUIRE(r.out.size() == 9);
+  CHECK(last().ack == 101 + 3200);
+  CHECK(r.ep.stats().dup_segs_in >= 1);
+  // In order, below the delayed-ACK threshold: no ACK now, one after 40 ms. It echoes the TSval
+  // of the first unacknowledged segment (RFC 7323 §4.3), not the latest.
+  r.feed(101 + 3200, 9001, kAck, d + 3200, 150, 300);
+  r.feed(101 + 3350, 9001, kAck, d + 3350, 150, 400);
+  CHECK(r.out.size() == 9);
+  r.q.run_until(r.q.now_ps() + 39 * kMs);
+  CHECK(r.out.size() == 9);
+  r.q.run_until(r.q.now_ps() + 1 * kMs);
+  REQUIRE(r.out.size() == 10);
   CHECK(last().ack == 101 + 3500);
+  CHECK(last().tsecr == 300);
   // Two full segments in order: ACK at once on the second (delack_segs = 2).
   r.feed(101 + 3500, 9001, kAck, d + 3500, 1000);
-  CHECK(r.out.size() == 8);
+  CHECK(r.out.size() == 10);
   r.feed(101 + 4500, 9001, kAck, d + 4500, 1000);
-  REQUIRE(r.out.size() == 9);
+  REQUIRE(r.out.size() == 11);
   CHECK(last().ack == 101 + 5500);
   // Beyond the window: not accepted, ACKed.
   r.feed(101 + 5500 + 70000, 9001, kAck, d, 100);
-  REQUIRE(r.out.size() == 10);
+  REQUIRE(r.out.size() == 12);
   CHECK(r.ep.ooo_bytes() == 0);
   // FIN out of order, then the data before it: on_fin, FIN ACKed (rcv_nxt + 1).
   r.feed(101 + 5800, 9001, kAck | kFin, d + 5800, 200);
@@ -819,4 +842,299 @@ TEST_CASE("sender: duplicate ACK counting, NewReno partial ACKs and the peer's w
   ack(una, 3000);
   for (size_t i = n; i < r.out.size(); ++i)
     CHECK(!seq_after(r.out[i].seq + r.out[i].payload_len, una + 3000));
+}
+
+TEST_CASE("sender: skb cuts at tso_max and cwnd are MSS multiples; eor and decrypted split skbs") {
+  TcpConfig c = cfg_with_isn(0);
+  c.init_cwnd_segs = 100;
+  RawPeer r(c);
+  r.ep.connect();
+  RxSegment sa;
+  sa.seq = 500;
+  sa.ack = 1;
+  sa.flags = kSyn | kAck;
+  sa.window = 65535;
+  sa.mss_opt = 1000;
+  sa.wscale_opt = 4;
+  sa.has_ts = true;
+  sa.tsecr = r.out[0].tsval;
+  r.ep.on_receive(sa);
+  REQUIRE(r.ep.established());
+  auto ack = [&](uint32_t a, uint16_t win) {
+    RxSegment s;
+    s.seq = 501;
+    s.ack = a;
+    s.flags = kAck;
+    s.window = win;
+    s.has_ts = true;
+    r.ep.on_receive(s);
+  };
+  ack(1, 20000);  // window update: 20000 << 4 = 320000
+  REQUIRE(r.ep.snd_wnd() == 320000);
+  REQUIRE(r.ep.cwnd_bytes() == 100000);
+  size_t n0 = r.out.size();
+  auto data = random_bytes(200000, 1);
+  REQUIRE(r.ep.write(data.data(), data.size()) == data.size());
+  r.q.run_until(r.q.now_ps());
+  // 65536 is not a multiple of the 1000-byte MSS: 65 MSS; then the rest of cwnd, 35 MSS.
+  REQUIRE(r.out.size() == n0 + 2);
+  CHECK(r.out[n0].payload_len == 65000);
+  CHECK(r.out[n0].gso_size == 1000);
+  CHECK(r.out[n0 + 1].payload_len == 35000);
+  CHECK(r.out[n0 + 1].seq == 65001);
+  CHECK((r.out[n0 + 1].flags & kPsh) == 0);  // not the end of the queued data
+  // The frags of the first skb cover the written bytes, in order.
+  std::vector<uint8_t> got;
+  for (const auto& f : r.out[n0].frags) {
+    const uint8_t* p = r.mem.ptr(f.addr, f.len);
+    got.insert(got.end(), p, p + f.len);
+  }
+  CHECK(std::equal(got.begin(), got.end(), data.begin()));
+  // ACK everything; the window (90000 after this ACK) then cuts at an MSS multiple too.
+  ack(100001, 90000 >> 4);
+  REQUIRE(r.out.size() == n0 + 4);
+  CHECK(r.out[n0 + 2].payload_len == 65000);
+  CHECK(r.out[n0 + 3].payload_len == 25000);  // 90000 - 65000
+  ack(190001, 20000);
+  REQUIRE(r.out.size() == n0 + 5);
+  CHECK(r.out[n0 + 4].payload_len == 10000);  // the tail: ends the queue, PSH
+  CHECK((r.out[n0 + 4].flags & kPsh) != 0);
+  ack(200001, 20000);
+  CHECK(r.mem.live_regions() == 0);
+
+  // A fence between two writes, then decrypted and plain pages: four skbs, never merged.
+  n0 = r.out.size();
+  r.ep.write(data.data(), 1500);
+  r.ep.mark_eor();
+  r.ep.write(data.data() + 1500, 1500);
+  uint64_t pa = r.mem.alloc(1500), pb = r.mem.alloc(1500);
+  r.mem.write(pa, data.data() + 3000, 1500);
+  r.mem.write(pb, data.data() + 4500, 1500);
+  r.ep.push_pages(pa, 1500, true);
+  r.ep.push_pages(pb, 1500, false);
+  r.q.run_until(r.q.now_ps());
+  REQUIRE(r.out.size() == n0 + 4);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(r.out[n0 + i].payload_len == 1500);
+    CHECK(r.out[n0 + i].seq == 200001 + 1500u * i);
+    CHECK(r.out[n0 + i].decrypted == (i == 2));
+    CHECK(r.out[n0 + i].gso_size == 1000);
+  }
+  CHECK(r.out[n0 + 2].frags.size() == 1);
+  CHECK(r.out[n0 + 2].frags[0].addr == pa);
+  // The caller's page regions are held by TCP until ACKed.
+  r.mem.release(pa);
+  r.mem.release(pb);
+  CHECK(r.mem.lookup(pa, 1) != nullptr);
+  ack(200001 + 4500, 20000);
+  CHECK(r.mem.lookup(pa, 1) == nullptr);
+  CHECK(r.mem.lookup(pb, 1) != nullptr);
+  ack(200001 + 6000, 20000);
+  CHECK(r.mem.live_regions() == 0);
+}
+
+TEST_CASE("sender: impatient NewReno timer, RTO go-back-N, no fast retransmit below recover") {
+  RawPeer r(cfg_with_isn(0));
+  r.ep.connect();
+  RxSegment sa;
+  sa.seq = 500;
+  sa.ack = 1;
+  sa.flags = kSyn | kAck;
+  sa.window = 60000;
+  sa.mss_opt = 1000;
+  sa.has_ts = true;
+  sa.tsecr = r.out[0].tsval;
+  r.ep.on_receive(sa);  // at t = 0: RTT sample 0, RTO = 0 + max(0, rto_min)
+  REQUIRE(r.ep.established());
+  CHECK(r.ep.rto_ps() == 200 * kMs);
+  auto data = random_bytes(10000, 2);
+  r.ep.write(data.data(), data.size());
+  r.q.run_until(0);
+  auto ack = [&](uint32_t a) {
+    RxSegment s;
+    s.seq = 501;
+    s.ack = a;
+    s.flags = kAck;
+    s.window = 60000;
+    s.has_ts = true;
+    r.ep.on_receive(s);
+  };
+  for (int i = 0; i < 3; ++i) ack(1);
+  CHECK(r.ep.stats().fast_retransmits == 1);
+  CHECK(r.out.back().seq == 1);
+  CHECK(r.ep.ssthresh_bytes() == 5000);
+  CHECK(r.ep.cwnd_bytes() == 8000);
+  ack(1);  // RFC 5681 §3.2 step 4: inflate by one MSS per further duplicate
+  CHECK(r.ep.cwnd_bytes() == 9000);
+  r.q.run_until(50 * kMs);
+  ack(3001);  // first partial ACK: retransmit 3001, restart the timer (RFC 6582 §3.2 step 5)
+  CHECK(r.out.back().seq == 3001);
+  CHECK(r.out.back().retransmit);
+  CHECK(r.ep.cwnd_bytes() == 9000 - 3000 + 1000);  // deflate by the ACKed amount, add 1 MSS
+  r.q.run_until(150 * kMs);
+  ack(5001);  // second partial ACK: retransmit, but the timer keeps running ("impatient")
+  CHECK(r.out.back().seq == 5001);
+  CHECK(r.ep.cwnd_bytes() == 7000 - 2000 + 1000);
+  size_t n = r.out.size();
+  r.q.run_until(250 * kMs - 1);
+  CHECK(r.out.size() == n);
+  CHECK(r.ep.stats().rto_expirations == 0);
+  r.q.run_until(250 * kMs);
+  CHECK(r.ep.stats().rto_expirations == 1);
+  REQUIRE(r.out.size() == n + 1);
+  // Go-back-N from snd_una with a one-segment loss window.
+  CHECK(r.out.back().seq == 5001);
+  CHECK(r.out.back().payload_len == 1000);
+  CHECK(r.out.back().retransmit);
+  CHECK(r.ep.cwnd_bytes() == 1000);
+  CHECK(r.ep.ssthresh_bytes() == 5000);  // already cut by fast recovery: not cut again
+  CHECK(r.ep.snd_nxt() == 6001);
+  CHECK(r.ep.snd_max() == 10001);
+  CHECK(!r.ep.in_fast_recovery());
+  // Duplicates of old data make the receiver send duplicate ACKs; they are below recover
+  // (= snd_max at the timeout), so no new fast retransmit (RFC 6582 §3.2 step 2 / §4.1).
+  n = r.out.size();
+  for (int i = 0; i < 4; ++i) ack(5001);
+  CHECK(r.ep.stats().fast_retransmits == 1);
+  CHECK(r.out.size() == n);
+  // A pure ACK's seq is snd_max (Linux's snd_nxt), not the rewound snd_nxt: an ACK must never
+  // look old to the peer. Provoke one with an out-of-order segment from the peer.
+  uint8_t junk[10] = {};
+  RxSegment ooo;
+  ooo.seq = 501 + 100;
+  ooo.ack = 5001;
+  ooo.flags = kAck;
+  ooo.window = 60000;
+  ooo.has_ts = true;
+  ooo.payload = junk;
+  ooo.payload_len = 10;
+  r.ep.on_receive(ooo);
+  REQUIRE(r.out.size() == n + 1);
+  CHECK(r.out.back().payload_len == 0);
+  CHECK(r.out.back().seq == 10001);
+  CHECK(r.out.back().ack == 501);
+  n = r.out.size();
+  // The cumulative ACK after the hole: the rest is resent from the new snd_una on.
+  ack(7001);
+  CHECK(r.ep.snd_una() == 7001);
+  REQUIRE(r.out.size() > n);
+  CHECK(r.out[n].seq == 7001);
+  CHECK(r.out[n].retransmit);
+}
+
+namespace {
+// A RawPeer connected as the active side to a hand-driven peer with a 1000-byte MSS and a
+// window of 60000 (wscale 0).
+void raw_connect(RawPeer& r) {
+  r.ep.connect();
+  RxSegment sa;
+  sa.seq = 500;
+  sa.ack = r.ep.snd_una() + 1;
+  sa.flags = kSyn | kAck;
+  sa.window = 60000;
+  sa.mss_opt = 1000;
+  sa.wscale_opt = 0;
+  sa.has_ts = true;
+  sa.tsecr = r.out[0].tsval;
+  r.ep.on_receive(sa);
+  REQUIRE(r.ep.established());
+}
+void raw_ack(RawPeer& r, uint32_t a) {
+  RxSegment s;
+  s.seq = 501;
+  s.ack = a;
+  s.flags = kAck;
+  s.window = 60000;
+  s.has_ts = true;
+  r.ep.on_receive(s);
+}
+}  // namespace
+
+TEST_CASE("receiver trims a segment to the window it advertised") {
+  TcpConfig c = cfg_with_isn(0);
+  c.rcvbuf_bytes = 20000;
+  c.wscale = 0;
+  RawPeer r(c);
+  raw_connect(r);
+  auto d = random_bytes(1000, 3);
+  // Our window: 20000 from rcv_nxt 501. A segment at 501 + 19900 of 300 bytes keeps 100.
+  r.feed(501 + 19900, 1, kAck, d.data(), 300);
+  CHECK(r.ep.ooo_bytes() == 100);
+  CHECK(r.out.back().window == 20000 - 100 + 100);  // never shrinks: the right edge is kept
+  r.feed(501 + 20000, 1, kAck, d.data(), 300);  // wholly beyond: dropped, ACKed
+  CHECK(r.ep.ooo_bytes() == 100);
+  CHECK(r.out.back().ack == 501);
+}
+
+TEST_CASE("cwnd does not grow while the application, not cwnd, limits the sender") {
+  RawPeer r(cfg_with_isn(0));
+  raw_connect(r);
+  auto d = random_bytes(1000, 1);
+  uint32_t una = 1;
+  // Slow start, one segment per round trip: flight never reaches cwnd/2.
+  for (int i = 0; i < 20; ++i) {
+    r.ep.write(d.data(), 1000);
+    r.q.run_until(r.q.now_ps());
+    una += 1000;
+    raw_ack(r, una);
+  }
+  CHECK(r.ep.cwnd_bytes() == 10000);
+  // Get into congestion avoidance: a loss in a full window, new data sent during recovery so
+  // the full ACK leaves cwnd = ssthresh, then everything ACKed.
+  auto big = random_bytes(30000, 2);
+  r.ep.write(big.data(), big.size());
+  r.q.run_until(r.q.now_ps());
+  for (int i = 0; i < 9; ++i) raw_ack(r, una);
+  REQUIRE(r.ep.stats().fast_retransmits == 1);
+  REQUIRE(r.ep.in_fast_recovery());
+  while (!r.ep.all_acked()) raw_ack(r, r.ep.snd_max());
+  REQUIRE(!r.ep.in_fast_recovery());
+  una = r.ep.snd_una();
+  uint32_t cwnd0 = r.ep.cwnd_bytes();
+  REQUIRE(cwnd0 >= r.ep.ssthresh_bytes());
+  for (int i = 0; i < 30; ++i) {
+    r.ep.write(d.data(), 1000);
+    r.q.run_until(r.q.now_ps());
+    una += 1000;
+    raw_ack(r, una);
+  }
+  CHECK(r.ep.cwnd_bytes() == cwnd0);
+}
+
+TEST_CASE("zero window: the sender probes after the RTO and resumes when the window opens") {
+  RawPeer r(cfg_with_isn(0));
+  raw_connect(r);
+  auto d = random_bytes(5000, 1);
+  r.ep.write(d.data(), 2000);
+  r.q.run_until(r.q.now_ps());
+  // The peer takes the 2000 bytes but closes its window.
+  RxSegment z;
+  z.seq = 501;
+  z.ack = 2001;
+  z.flags = kAck;
+  z.window = 0;
+  z.has_ts = true;
+  r.ep.on_receive(z);
+  REQUIRE(r.ep.snd_wnd() == 0);
+  size_t n = r.out.size();
+  r.ep.write(d.data() + 2000, 3000);
+  TimePs t0 = r.q.now_ps();
+  r.q.run_until(t0);
+  CHECK(r.out.size() == n);  // nothing fits
+  TimePs rto = r.ep.rto_ps();
+  r.q.run_until(t0 + rto - 1);
+  CHECK(r.out.size() == n);
+  r.q.run_until(t0 + rto);
+  REQUIRE(r.out.size() == n + 1);
+  CHECK(r.out.back().seq == 2000);  // snd_una - 1: already ACKed, so the peer must answer
+  CHECK(r.out.back().payload_len == 0);
+  // Still closed: the next probe comes after twice the interval.
+  r.on_receive_window(0);
+  r.q.run_until(t0 + 3 * rto);
+  CHECK(r.out.size() == n + 2);
+  // The window opens: the data goes out at once.
+  r.on_receive_window(60000);
+  REQUIRE(r.out.size() == n + 3);
+  CHECK(r.out.back().seq == 2001);
+  CHECK(r.out.back().payload_len == 3000);
 }
