@@ -265,10 +265,9 @@ TEST_CASE("a lost tail segment (no duplicate ACKs) is repaired by the RTO, with 
   Pair p(cfg_with_isn(100), cfg_with_isn(200));
   const uint32_t mss = 1448;
   const uint32_t tail_seq = 101 + 2 * mss;
-  int drops_left = 0;
-  SECTION("one loss") { drops_left = 1; }
-  SECTION("three losses: back-off doubles the RTO") { drops_left = 3; }
-  const int drops = drops_left;
+  // One loss, or three (the back-off doubles the RTO each time).
+  const int drops = GENERATE(1, 3);
+  int drops_left = drops;
   p.a.drop = [&](const WirePiece& w) {
     if (w.seq == tail_seq && w.len && drops_left > 0) {
       drops_left--;
