@@ -76,7 +76,13 @@ uint64_t AesGcmStage::process(TisContext* ctx, uint8_t* data, uint32_t n, bool d
       std::memcpy(c.prepend + c.rec_off, data + i, take);
       c.rec_off += take;
       i += take;
-      if (c.rec_off == prepend && !start_record(c)) continue;  // loops into the error above
+      if (c.rec_off == prepend && !start_record(c)) {
+        // Flag the packet that completed the bad header, even when it ends right there (the
+        // loop would otherwise exit before seeing `searching` and pass this packet as good).
+        *err = abi::CqeSyndrome::tls_bad_record;
+        stats_.errors++;
+        break;
+      }
       continue;
     }
     const uint32_t payload_end = prepend + c.payload_len;
