@@ -46,14 +46,19 @@ uint64_t DescFetch::decode(SqState& sq, TxWork* w) {
   w->tis_num = c.tis_num;
   const size_t ds = c.ds_count;
   const size_t bytes = ds * kDsBytes;
+  // Once ds_count is known to be usable, a WQE that is otherwise malformed is skipped as a
+  // whole: consuming only its first WQEBB would decode the rest of it as further (garbage) WQEs,
+  // whose bogus wqe_index would then complete WQEs the NIC never ran.
+  bool sized = false;
   auto fail = [&]() {
     w->error = CqeSyndrome::local_length;
-    w->wqebbs = 1;
+    w->wqebbs = sized ? uint16_t(wqebbs_for_ds(ds)) : 1;
     stats_.errors++;
   };
   if (ds == 0 || bytes > room || uint16_t(sq.pc - sq.ci) < wqebbs_for_ds(ds)) {
     fail();
   } else {
+    sized = true;
     w->wqebbs = uint16_t(wqebbs_for_ds(ds));
     switch (w->opcode) {
       case Opcode::nop:

@@ -51,7 +51,8 @@ class DescFetch {
   static TimePs available_at(const SqState& sq, uint16_t end);
 
   // Decodes the WQE at sq.ci from the on-NIC copy into w, advances ci, and returns the cycles
-  // spent. A malformed WQE sets w->error = local_length and consumes one WQEBB.
+  // spent. A malformed WQE sets w->error = local_length and consumes the WQEBBs its ds_count
+  // covers, or one WQEBB when ds_count itself is unusable (0, past the ring end or the doorbell).
   uint64_t decode(SqState& sq, TxWork* w);
 
   DescFetchStats& stats() { return stats_; }
