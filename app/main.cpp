@@ -14,6 +14,7 @@
 #include <systemc>
 
 #include "app/config.h"
+#include "app/replay.h"
 #include "app/scenario.h"
 #include "model/crypto/aes_gcm.h"
 
@@ -210,6 +211,10 @@ int sc_main(int argc, char** argv) {
   bool bench_quiet = false;
   bench->add_option("--bytes", bench_bytes, "application bytes to simulate (default 64M)");
   bench->add_flag("--quiet", bench_quiet, "print only the bench lines");
+  // ---- replay (app/replay.h, owned by the replay issue) ----
+  app::ReplayFlags replay_flags;
+  auto* replay = app::add_replay_command(cli, replay_flags);
+  // ---- end replay ----
   auto* cfgcmd = cli.add_subcommand("config", "print every parameter with its unit, default and reason (JSON)");
   try {
     cli.parse(argc, argv);
@@ -219,6 +224,7 @@ int sc_main(int argc, char** argv) {
   }
   if (*run) return do_run(rf2);
   if (*bench) return do_bench(bench_bytes, bench_quiet);
+  if (*replay) return app::do_replay(replay_flags);  // replay block
   if (*cfgcmd) {
     app::Config c;
     std::printf("%s\n", c.describe().dump(2).c_str());

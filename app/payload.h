@@ -27,6 +27,18 @@ class PayloadSource {
     start_ = size_t(mix(seed ^ (uint64_t(flow) + 1) * 0xD1B54A32D192ED03ull) % kPatternBytes);
   }
 
+  // The bytes at pos, in place: up to max_n of them, fewer where the pattern wraps. The
+  // application writes straight from here, as a server sends from its page cache.
+  const uint8_t* view(uint64_t pos, size_t max_n, size_t* n) const {
+    if (file_) {
+      *n = std::min<size_t>(max_n, file_->size() - size_t(pos));
+      return file_->data() + pos;
+    }
+    size_t at = size_t((start_ + pos) % kPatternBytes);
+    *n = std::min(max_n, kPatternBytes - at);
+    return pattern_->data() + at;
+  }
+
   void fill(uint64_t pos, uint8_t* dst, size_t n) const {
     if (file_) {
       std::memcpy(dst, file_->data() + pos, n);
@@ -78,9 +90,13 @@ class PayloadSource {
     static std::shared_ptr<const std::vector<uint8_t>> cached;
     if (cached && cached_seed == seed) return cached;
     auto v = std::make_shared<std::vector<uint8_t>>(kPatternBytes);
-    uint64_t x = seed;
+    // xorshift64* seeded through splitmix: cheap enough that start-up stays negligible.
+    uint64_t x = mix(seed) | 1;
     for (size_t i = 0; i < kPatternBytes; i += 8) {
-      uint64_t r = mix(x++);
+      x ^= x >> 12;
+      x ^= x << 25;
+      x ^= x >> 27;
+      uint64_t r = x * 0x2545F4914F6CDD1Dull;
       std::memcpy(v->data() + i, &r, std::min<size_t>(8, kPatternBytes - i));
     }
     cached = v;
