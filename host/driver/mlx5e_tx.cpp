@@ -186,7 +186,8 @@ bool Mlx5eTx::post_data(Sq& sq, const tcp::Segment& s, const SkbMeta& m, uint32_
   h.mss_opt = s.mss_opt;
   h.wscale_opt = s.wscale_opt;
   h.ip_id = m.ip_id;
-  std::vector<uint8_t> hdr = trace::build_headers(*m.addr, h, s.payload_len, false);
+  std::vector<uint8_t> hdr = m.hdr ? std::vector<uint8_t>(m.hdr, m.hdr + m.hdr_len)
+                                   : trace::build_headers(*m.addr, h, s.payload_len, false);
   if (hdr.size() > kMaxInlineHdrBytes) return false;
   // Gather list: one data segment per frag. More frags than a WQE takes → copy into one
   // bounce buffer (skb_linearize).

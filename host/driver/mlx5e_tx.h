@@ -81,6 +81,12 @@ struct SkbMeta {
   const trace::FlowAddr* addr = nullptr;  // the socket's addressing
   uint16_t ip_id = 0;
   KtlsTxContext* ktls = nullptr;          // the socket's offload context, if offloaded
+  // Replay (app/replay.cpp): the captured frame's own Ethernet..TCP-options header bytes,
+  // inlined as they are (every field, option and tag as captured; the NIC rewrites lengths,
+  // checksums and, for TSO, seq / IP ID / flags). nullptr: headers are built from addr and the
+  // segment's fields. The segment's seq and payload_len must agree with the bytes given.
+  const uint8_t* hdr = nullptr;
+  size_t hdr_len = 0;
 };
 
 enum class XmitResult { sent, dropped, busy };
