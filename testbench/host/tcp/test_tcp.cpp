@@ -1196,3 +1196,42 @@ TEST_CASE("bidirectional transfer over reordering, bursty, lossy links stays byt
   require_no_violations(p.a);
   require_no_violations(p.b);
 }
+
+TEST_CASE("handshake losses: a lost SYN-ACK is resent; a lost third ACK is replaced by data") {
+  Pair p(cfg_with_isn(1), cfg_with_isn(2));
+  p.b.drop = [](const WirePiece& w) { return (w.flags & kSyn) && w.tx_count == 1; };
+  bool dropped_ack = false;
+  p.a.drop = [&](const WirePiece& w) {
+    if (!dropped_ack && w.flags == kAck && w.len == 0) return dropped_ack = true;
+    return false;
+  };
+  std::vector<std::string> order;
+  p.b.ep.on_established = [&] { order.push_back("est"); };
+  p.b.ep.on_data = [&](const uint8_t* d, size_t n) {
+    if (p.b.received.empty()) order.push_back("data");
+    p.b.received.insert(p.b.received.end(), d, d + n);
+  };
+  auto data = random_bytes(5000, 3);
+  p.a.ep.on_established = [&] { p.a.ep.write(data.data(), data.size()); };
+  p.open();
+  REQUIRE(p.run([&] { return p.a.ep.all_acked(); }, 10000 * kMs));
+  CHECK(dropped_ack);
+  CHECK(p.b.received == data);
+  REQUIRE(order.size() == 2);
+  CHECK(order[0] == "est");
+  CHECK(order[1] == "data");
+  // What established B was a data segment: its ACK field completed the handshake.
+  for (const auto& [t, rx] : p.b.rx) {
+    if (rx.flags & kSyn) continue;
+    CHECK(rx.payload_len > 0);
+    CHECK(rx.ack == 3);
+    break;
+  }
+  // B resends its SYN-ACK on its own timer and again on the retransmitted SYN (both at about 1 s).
+  int synacks = 0;
+  for (const auto& k : p.b.skbs) synacks += (k.seg.flags & kSyn) != 0;
+  CHECK(synacks >= 2);
+  CHECK(p.b.skbs[1].seg.retransmit);
+  CHECK(p.a.ep.cwnd_bytes() >= p.a.ep.mss());
+  CHECK(p.b.ep.cwnd_bytes() == p.b.ep.mss());  // RFC 5681 §3.1: its SYN-ACK was lost
+}
