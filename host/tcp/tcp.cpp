@@ -105,6 +105,7 @@ struct TcpEndpoint::Impl {
   // --- send side ---
   uint32_t iss = 0, snd_una = 0, snd_nxt = 0, snd_max = 0, write_seq = 0;
   uint32_t snd_wnd = 0, snd_wl1 = 0;
+  uint32_t max_snd_wnd = 0;     // largest window the peer offered (RFC 9293 §3.8.6.2.1)
   bool fin_queued = false;
   uint32_t fin_seq = 0;         // seq the FIN occupies (= write_seq at shutdown)
   bool eor_pending = false;
@@ -455,7 +456,7 @@ struct TcpEndpoint::Impl {
         // Only the FIN may be left. It takes a cwnd slot (Linux counts it as a packet) but is
         // not limited by the peer's window (a zero-length FIN at RCV.NXT is always acceptable).
         if (fin_queued && snd_nxt == fin_seq) {
-          if (flight() >= cwnd) {
+          if (snd_nxt - snd_una >= cwnd) {
             cwnd_limited = true;
             break;
           }
@@ -485,8 +486,11 @@ struct TcpEndpoint::Impl {
       if (retx) cap = std::min(cap, snd_max - snd_nxt);  // keep resent and new data apart
       bool natural;
       uint32_t run = run_len(snd_nxt, cap, &natural);
-      // Linux tcp_snd_wnd_test / tcp_cwnd_test: the first MSS of the skb must fit.
+      // Linux tcp_snd_wnd_test / tcp_cwnd_test: the first MSS of the skb must fit. Sender SWS
+      // avoidance (RFC 9293 §3.8.6.2.1) also allows a smaller segment when it fills at least
+      // half the largest window the peer ever offered, so a window below one MSS still moves.
       uint32_t first = std::min(run, mss);
+      if (room < first && room > 0 && room >= max_snd_wnd / 2) first = room;
       if (room < first) {
         bool by_cwnd = !seq_after(cwnd_end, rwnd_end);  // cwnd is the tighter limit
         cwnd_limited = by_cwnd;
@@ -635,7 +639,7 @@ struct TcpEndpoint::Impl {
           irs = s.seq;
           rcv_nxt = irs + 1;
           take_syn_options(s);
-          snd_wnd = s.window;  // unscaled in a SYN
+          snd_wnd = max_snd_wnd = s.window;  // unscaled in a SYN
           snd_wl1 = s.seq;
           state = State::kSynRcvd;
           snd_nxt = snd_max = iss + 1;
@@ -651,7 +655,7 @@ struct TcpEndpoint::Impl {
           rcv_nxt = irs + 1;
           take_syn_options(s);
           snd_una = iss + 1;
-          snd_wnd = s.window;  // unscaled in a SYN-ACK
+          snd_wnd = max_snd_wnd = s.window;  // unscaled in a SYN-ACK
           snd_wl1 = s.seq;
           rcv_wnd_end = rcv_nxt + std::min<uint32_t>(cfg.rcvbuf_bytes, 65535);
           handshake_rtt(s);
@@ -669,6 +673,7 @@ struct TcpEndpoint::Impl {
         if (!(s.flags & kAck) || s.ack != iss + 1) return;
         snd_una = iss + 1;
         snd_wnd = uint32_t(s.window) << snd_wscale;
+        max_snd_wnd = std::max(max_snd_wnd, snd_wnd);
         snd_wl1 = s.seq;
         handshake_rtt(s);
         become_established();
@@ -725,6 +730,7 @@ struct TcpEndpoint::Impl {
         (s.seq == snd_wl1 && (nwin > snd_wnd || nwin == 0))) {
       snd_wnd = nwin;
       snd_wl1 = s.seq;
+      max_snd_wnd = std::max(max_snd_wnd, nwin);
     }
   }
 

@@ -1235,3 +1235,43 @@ TEST_CASE("handshake losses: a lost SYN-ACK is resent; a lost third ACK is repla
   CHECK(p.a.ep.cwnd_bytes() >= p.a.ep.mss());
   CHECK(p.b.ep.cwnd_bytes() == p.b.ep.mss());  // RFC 5681 §3.1: its SYN-ACK was lost
 }
+
+TEST_CASE("a peer window smaller than one MSS still lets data through (sender SWS rule)") {
+  RawPeer r(cfg_with_isn(0));
+  r.ep.connect();
+  RxSegment sa;
+  sa.seq = 500;
+  sa.ack = 1;
+  sa.flags = kSyn | kAck;
+  sa.window = 700;
+  sa.mss_opt = 1000;
+  sa.wscale_opt = 0;
+  sa.has_ts = true;
+  sa.tsecr = r.out[0].tsval;
+  r.ep.on_receive(sa);
+  REQUIRE(r.ep.established());
+  auto d = random_bytes(2000, 5);
+  r.ep.write(d.data(), d.size());
+  r.q.run_until(0);
+  REQUIRE(r.out.size() == 3);  // SYN, ACK, 700 bytes
+  CHECK(r.out[2].payload_len == 700);
+  RxSegment a;
+  a.seq = 501;
+  a.ack = 701;
+  a.flags = kAck;
+  a.window = 700;
+  a.has_ts = true;
+  r.ep.on_receive(a);
+  REQUIRE(r.out.size() == 4);
+  CHECK(r.out[3].seq == 701);
+  CHECK(r.out[3].payload_len == 700);
+  // Half the largest window is not offered: wait (no silly 100-byte segment).
+  a.ack = 1401;
+  a.window = 100;
+  r.ep.on_receive(a);
+  CHECK(r.out.size() == 4);
+  a.window = 600;
+  r.ep.on_receive(a);
+  REQUIRE(r.out.size() == 5);
+  CHECK(r.out[4].payload_len == 600);
+}
