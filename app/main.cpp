@@ -1,4 +1,5 @@
 // nicsim command line: the composition root. `nicsim` alone runs the default scenario.
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -237,5 +238,9 @@ int sc_main(int argc, char** argv) {
 // is noise in a tool whose stdout users parse.
 int main(int argc, char** argv) {
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+  // Keep freed heap memory instead of returning it to the kernel and faulting it back in:
+  // records, frames and TLS buffers churn through the same sizes all run long.
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
   return sc_core::sc_elab_and_sim(argc, argv);
 }

@@ -349,6 +349,8 @@ NicTop::NicTop(sc_module_name n, const tx::NicConfig& cfg, abi::DmaTarget* mem, 
                uint64_t ctx_backing_addr, sc_time quantum)
     : sc_module(n), cfg_(cfg), clk_(tx::Clock::from_mhz(cfg.clock_mhz)), mem_(mem),
       to_pipeline_("to_pipeline"), cq_dma_("cq_dma") {
+  // ps()/to_ps() rely on the default 1 ps resolution.
+  sc_assert(sc_get_time_resolution() == sc_time(1, SC_PS));
   if (!engine) {
     tx::GcmEngineParams p{cfg.crypto_lanes, cfg.aes128_latency_cycles, cfg.aes256_latency_cycles, cfg.tag_latency_cycles};
     own_engine_ = std::make_unique<tx::BehaviouralGcmEngine>(p);

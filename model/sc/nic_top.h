@@ -30,8 +30,11 @@ namespace nicsim::model::sc {
 
 using tx::TimePs;
 
-inline sc_core::sc_time ps(TimePs t) { return sc_core::sc_time(double(t), sc_core::SC_PS); }
-inline TimePs to_ps(const sc_core::sc_time& t) { return TimePs(t.value() / sc_core::sc_time(1, sc_core::SC_PS).value()); }
+// Picoseconds <-> sc_time. The kernel's time resolution is left at SystemC's default, 1 ps, so
+// an sc_time's integer value is picoseconds; from_value avoids the floating-point constructor,
+// which was a visible share of a run's time.
+inline sc_core::sc_time ps(TimePs t) { return sc_core::sc_time::from_value(t); }
+inline TimePs to_ps(const sc_core::sc_time& t) { return TimePs(t.value()); }
 
 // PCIe: the target every DMA initiator is bound to; forwards to host memory.
 class Pcie : public sc_core::sc_module {
