@@ -730,7 +730,7 @@ TEST_CASE("driver: pre-offload packets bypass, decrypted ones and straddlers dro
   CHECK(st.tx_tls_dump_packets == 0);
 }
 
-TEST_CASE("driver: decrypted skb without an offload context is dropped; plain skbs pass", "[driver]") {
+TEST_CASE("driver: decrypted skb without an offload context is dropped, plain skbs pass", "[driver]") {
   Rig r;
   r.write_record(100);
   Segment s = r.seg(r.start, 129);
@@ -948,7 +948,7 @@ TEST_CASE("driver: more frags than a WQE takes are linearized into a bounce buff
   for (uint64_t a : bufs) r.mem.release(a);
 }
 
-TEST_CASE("driver: a context on another SQ posts and rings there; tls_dev_del frees TIS and DEK", "[driver]") {
+TEST_CASE("driver: a context on another SQ posts and rings there, tls_dev_del frees TIS and DEK", "[driver]") {
   HostMemory mem;
   FakeNic nic;
   DriverConfig cfg;
