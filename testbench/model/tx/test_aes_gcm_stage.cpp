@@ -415,6 +415,10 @@ TEST_CASE("gcm engine timing: hand-computed occupancy and latency", "[aes_gcm][t
       {1448, 1448, false, false, Cipher::aes256gcm, 4, 23, 41},
       // 2 bytes straddling a block edge (15..16): 2 blocks -> 1 beat.
       {15, 2, false, false, Cipher::aes128gcm, 4, 1, 15},
+      // ... which matters at 1 lane: 2 beats for 2 bytes.
+      {15, 2, false, false, Cipher::aes128gcm, 1, 2, 16},
+      // 64 bytes from offset 8 touch 5 blocks (0..4): 2 beats, not 64 / 16 / 4 = 1.
+      {8, 64, false, false, Cipher::aes128gcm, 4, 2, 16},
       // One whole aligned block.
       {16, 16, false, false, Cipher::aes128gcm, 4, 1, 15},
       // Last 384 bytes of a 16384-byte record, AES-256: blocks 1000..1023 = 24 -> 6; +18 +6.
