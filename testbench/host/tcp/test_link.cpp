@@ -176,7 +176,7 @@ TEST_CASE("link: Gilbert-Elliott loss comes in bursts") {
   CHECK(mean_run < 1.1);
 }
 
-TEST_CASE("link: reordering holds frames back; lose_data_only spares frames without payload") {
+TEST_CASE("link: reordering holds frames back - lose_data_only spares frames without payload") {
   LinkConfig c;
   c.serialize = false;
   c.reorder = 0.1;

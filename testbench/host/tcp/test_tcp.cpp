@@ -57,7 +57,7 @@ void require_no_violations(const Side& s) {
 
 }  // namespace
 
-TEST_CASE("handshake negotiates MSS, window scale and timestamps; RTT from the SYN") {
+TEST_CASE("handshake negotiates MSS - window scale and timestamps - RTT from the SYN") {
   TcpConfig ca = cfg_with_isn(1000), cb = cfg_with_isn(5000);
   cb.mss_bytes = 1400;
   cb.wscale = 5;
@@ -130,7 +130,7 @@ TEST_CASE("a lost SYN is retransmitted after rto_init and the connection starts 
   CHECK(p.a.ep.srtt_ps() == 2 * (10 * kUs + frame_ps_10g(0)));
 }
 
-TEST_CASE("1 MiB lossless: byte-exact, TSO skbs at MSS multiples, ACK every second segment") {
+TEST_CASE("1 MiB lossless: byte-exact - TSO skbs at MSS multiples - ACK every second segment") {
   Pair p(cfg_with_isn(0xfffff000u), cfg_with_isn(42));  // A's sequence space wraps mid-transfer
   Writer w;
   auto data = random_bytes(1 << 20, 11);
@@ -175,7 +175,7 @@ TEST_CASE("1 MiB lossless: byte-exact, TSO skbs at MSS multiples, ACK every seco
   CHECK(sb.ooo_segs_in == 0);
 }
 
-TEST_CASE("1 MiB byte-exact under random loss in both directions, several seeds") {
+TEST_CASE("1 MiB byte-exact under random loss in both directions - several seeds") {
   auto data = random_bytes(1 << 20, 99);
   for (double loss : {0.01, 0.05}) {
     for (uint64_t seed : {1u, 2u, 3u}) {
@@ -215,7 +215,7 @@ TEST_CASE("same seeds give the same run") {
   CHECK(once() == once());
 }
 
-TEST_CASE("one lost segment is repaired by fast retransmit; ssthresh = flight/2") {
+TEST_CASE("one lost segment is repaired by fast retransmit - ssthresh = flight/2") {
   Pair p(cfg_with_isn(100), cfg_with_isn(200));
   const uint32_t mss = 1448;
   const uint32_t lost_seq = 101 + 20 * mss;
@@ -261,7 +261,7 @@ TEST_CASE("one lost segment is repaired by fast retransmit; ssthresh = flight/2"
   require_no_violations(p.a);
 }
 
-TEST_CASE("a lost tail segment (no duplicate ACKs) is repaired by the RTO, with back-off") {
+TEST_CASE("a lost tail segment (no duplicate ACKs) is repaired by the RTO - with back-off") {
   Pair p(cfg_with_isn(100), cfg_with_isn(200));
   const uint32_t mss = 1448;
   const uint32_t tail_seq = 101 + 2 * mss;
@@ -316,7 +316,7 @@ TEST_CASE("a lost tail segment (no duplicate ACKs) is repaired by the RTO, with 
   for (int i = 2; i <= drops; ++i) CHECK(tail_tx[i] - tail_tx[i - 1] == (TimePs(1) << (i - 1)) * rto_at_ack);
 }
 
-TEST_CASE("slow start doubles cwnd per RTT; a loss halves it; congestion avoidance adds 1 MSS/RTT") {
+TEST_CASE("slow start doubles cwnd per RTT - a loss halves it - congestion avoidance adds 1 MSS/RTT") {
   LinkConfig la = default_link(1), lb = default_link(2);
   la.rate_gbps = lb.rate_gbps = 100.0;
   la.delay_ps = lb.delay_ps = 50 * kUs;  // RTT 100 µs ≫ serialisation
@@ -376,7 +376,7 @@ TEST_CASE("slow start doubles cwnd per RTT; a loss halves it; congestion avoidan
   CHECK(grown <= 7 * mss);
 }
 
-TEST_CASE("push_pages: references released exactly when ACKed; no skb mixes decrypted or crosses eor") {
+TEST_CASE("push_pages: references released exactly when ACKed - no skb mixes decrypted or crosses eor") {
   LinkConfig la = default_link(7), lb = default_link(8);
   la.loss = 0.02;  // retransmissions re-cut skbs too
   Pair p(cfg_with_isn(0x7ffff000u), cfg_with_isn(3), la, lb);
@@ -462,7 +462,7 @@ TEST_CASE("push_pages: references released exactly when ACKed; no skb mixes decr
   require_no_violations(p.a);
 }
 
-TEST_CASE("xmit returning false stalls TCP until tx_wake, then the same segment is offered again") {
+TEST_CASE("xmit returning false stalls TCP until tx_wake - then the same segment is offered again") {
   Pair p(cfg_with_isn(10), cfg_with_isn(20));
   // A device queue of 3 skbs, drained one per 5 µs; tx_wake when it drains below full.
   size_t queued = 0, refusals = 0, calls_while_stopped = 0, resumed_mismatch = 0;
@@ -646,7 +646,7 @@ struct RawPeer {
   }
 };
 
-TEST_CASE("receiver: out-of-order buffering, duplicate ACKs, hole fill, duplicates, window, FIN") {
+TEST_CASE("receiver: out-of-order buffering - duplicate ACKs - hole fill - duplicates - window - FIN") {
   TcpConfig c = cfg_with_isn(9000);
   c.rcvbuf_bytes = 64 * 1024;
   RawPeer r(c);
@@ -755,7 +755,7 @@ TEST_CASE("receiver: out-of-order buffering, duplicate ACKs, hole fill, duplicat
   CHECK(r.out.size() == n + 1);
 }
 
-TEST_CASE("sender: duplicate ACK counting, NewReno partial ACKs and the peer's window") {
+TEST_CASE("sender: duplicate ACK counting - NewReno partial ACKs and the peer's window") {
   TcpConfig c = cfg_with_isn(0);
   RawPeer r(c);
   r.ep.connect();
@@ -843,7 +843,7 @@ TEST_CASE("sender: duplicate ACK counting, NewReno partial ACKs and the peer's w
     CHECK(!seq_after(r.out[i].seq + r.out[i].payload_len, una + 3000));
 }
 
-TEST_CASE("sender: skb cuts at tso_max and cwnd are MSS multiples; eor and decrypted split skbs") {
+TEST_CASE("sender: skb cuts at tso_max and cwnd are MSS multiples - eor and decrypted split skbs") {
   TcpConfig c = cfg_with_isn(0);
   c.init_cwnd_segs = 100;
   RawPeer r(c);
@@ -932,7 +932,7 @@ TEST_CASE("sender: skb cuts at tso_max and cwnd are MSS multiples; eor and decry
   CHECK(r.mem.live_regions() == 0);
 }
 
-TEST_CASE("sender: impatient NewReno timer, RTO go-back-N, no fast retransmit below recover") {
+TEST_CASE("sender: impatient NewReno timer - RTO go-back-N - no fast retransmit below recover") {
   RawPeer r(cfg_with_isn(0));
   r.ep.connect();
   RxSegment sa;
@@ -1065,7 +1065,7 @@ TEST_CASE("receiver trims a segment to the window it advertised") {
   CHECK(r.out.back().ack == 501);
 }
 
-TEST_CASE("cwnd does not grow while the application, not cwnd, limits the sender") {
+TEST_CASE("cwnd does not grow while the application - not cwnd - limits the sender") {
   RawPeer r(cfg_with_isn(0));
   raw_connect(r);
   auto d = random_bytes(1000, 1);
@@ -1142,7 +1142,7 @@ TEST_CASE("zero window: the sender probes after the RTO and resumes when the win
 // window scale, receive buffer, TSO size and delayed-ACK count, and a device queue that refuses
 // one skb in ten (tx_wake follows after up to 50 µs). 400 seeds of this ran clean during
 // development (including up to 6 % loss); eight stay in the suite.
-TEST_CASE("bidirectional transfer over reordering, bursty, lossy links stays byte-exact") {
+TEST_CASE("bidirectional transfer over reordering - bursty - lossy links stays byte-exact") {
   const uint64_t seed = GENERATE(range(1, 9));
   LinkConfig la = default_link(seed * 101), lb = default_link(seed * 103 + 1);
   for (LinkConfig* l : {&la, &lb}) {
@@ -1197,7 +1197,7 @@ TEST_CASE("bidirectional transfer over reordering, bursty, lossy links stays byt
   require_no_violations(p.b);
 }
 
-TEST_CASE("handshake losses: a lost SYN-ACK is resent; a lost third ACK is replaced by data") {
+TEST_CASE("handshake losses: a lost SYN-ACK is resent - a lost third ACK is replaced by data") {
   Pair p(cfg_with_isn(1), cfg_with_isn(2));
   p.b.drop = [](const WirePiece& w) { return (w.flags & kSyn) && w.tx_count == 1; };
   bool dropped_ack = false;
