@@ -268,9 +268,9 @@ module tls_gcm_ghash #(
     if (spill_emit) begin
       g_valid = 1'b1;
       g_flow  = sp_flow_q;
-      if (sp_cnt_q > 2'(LANES)) begin
+      if (32'(sp_cnt_q) > LANES) begin  // only possible for LANES < 3
         g_cnt    = CNT_W'(LANES);
-        sp_cnt_d = sp_cnt_q - 2'(LANES);
+        sp_cnt_d = 2'(32'(sp_cnt_q) - LANES);
       end else begin
         g_cnt    = CNT_W'(sp_cnt_q);
         sp_cnt_d = 2'd0;
