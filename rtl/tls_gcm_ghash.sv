@@ -66,6 +66,7 @@ module tls_gcm_ghash #(
   localparam int unsigned DW      = LANES * 128;
   localparam int unsigned BYTES_W = $clog2(LANES * 16 + 1);
   localparam int unsigned EXT   = LANES + 3;   // longest block list of one item
+  localparam int unsigned SP_OUT = (LANES < 3) ? LANES : 3;  // spill blocks per g-beat
   localparam int unsigned CNT_W = $clog2(LANES + 1);
   localparam int unsigned TAG_W = $clog2(TAG_DEPTH);
 
@@ -276,8 +277,8 @@ module tls_gcm_ghash #(
         sp_cnt_d = 2'd0;
         g_final  = sp_final_q;
       end
-      for (int b = 0; b < LANES; b++) begin
-        if (b < 3 && b < sp_cnt_q) g_blk[128*b +: 128] = sp_blk_q[128*b +: 128];
+      for (int b = 0; b < SP_OUT; b++) begin
+        if (b < sp_cnt_q) g_blk[128*b +: 128] = sp_blk_q[128*b +: 128];
       end
       sp_blk_d = (LANES < 3) ? (sp_blk_q >> (128 * LANES)) : '0;
     end else if (item_take) begin
