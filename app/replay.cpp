@@ -126,6 +126,28 @@ std::string hex16(uint16_t v) {
 std::string endpoint(const trace::IpAddr& ip, uint16_t port) {
   return ip.v6 ? "[" + ip.str() + "]:" + std::to_string(port) : ip.str() + ":" + std::to_string(port);
 }
+// "IP", "IPv4:PORT" or "[IPv6]:PORT" (port 0: any).
+bool parse_ip(const std::string& s, trace::IpAddr* out);
+bool parse_host(const std::string& s, trace::IpAddr* ip, uint16_t* port) {
+  std::string a = s, p;
+  *port = 0;
+  if (!s.empty() && s[0] == '[') {
+    size_t k = s.find("]:");
+    if (k == std::string::npos) return false;
+    a = s.substr(1, k - 1);
+    p = s.substr(k + 2);
+  } else if (std::count(s.begin(), s.end(), ':') == 1) {
+    a = s.substr(0, s.find(':'));
+    p = s.substr(s.find(':') + 1);
+  }
+  if (!p.empty()) {
+    if (p.find_first_not_of("0123456789") != std::string::npos || p.size() > 5 || std::stoul(p) == 0 ||
+        std::stoul(p) > 65535)
+      return false;
+    *port = uint16_t(std::stoul(p));
+  }
+  return parse_ip(a, ip);
+}
 bool parse_ip(const std::string& s, trace::IpAddr* out) {
   trace::IpAddr a;
   if (inet_pton(AF_INET, s.c_str(), a.ip.data()) == 1) {
@@ -524,6 +546,9 @@ struct PendingXmit {
 // application-data records to the sender's tally; count SYNs per address.
 struct Prepass {
   std::map<trace::IpAddr, uint64_t> app_bytes, syns;
+  std::map<std::pair<trace::IpAddr, uint16_t>, uint64_t> endpoint_app_bytes;
+  std::map<trace::IpAddr, bool> self_connected;  // an address talking TCP to itself (loopback)
+  std::map<trace::IpAddr, bool> tcp_addrs;       // every address in a TCP frame
   uint64_t frames = 0;
 };
 
@@ -557,6 +582,8 @@ bool run_prepass(const std::string& path, Prepass* out, std::string* err) {
     trace::ParsedFrame p = trace::parse_frame(f.bytes.data(), f.bytes.size(), r.link_type());
     if (!p.is_tcp || (!p.ok && !p.truncated)) continue;
     Key k{p.src_ip, p.dst_ip, p.src_port, p.dst_port};
+    if (p.src_ip == p.dst_ip) out->self_connected[p.src_ip] = true;
+    out->tcp_addrs[p.src_ip] = out->tcp_addrs[p.dst_ip] = true;
     const uint8_t fl = p.tcp.flags;
     if (fl & tcp::kSyn) {
       if (!(fl & tcp::kAck)) {
@@ -600,7 +627,10 @@ bool run_prepass(const std::string& path, Prepass* out, std::string* err) {
         }
       } else {
         size_t t = std::min<size_t>(n, w.body_left);
-        if (w.hdr[0] == kCtAppData) out->app_bytes[p.src_ip] += t;
+        if (w.hdr[0] == kCtAppData) {
+          out->app_bytes[p.src_ip] += t;
+          out->endpoint_app_bytes[{p.src_ip, p.src_port}] += t;
+        }
         w.body_left -= uint32_t(t);
         d += t;
         n -= t;
@@ -654,6 +684,11 @@ class Replay {
   Config cfg_;
   ReplayOptions o_;
   trace::IpAddr host_;
+  uint16_t host_port_ = 0;  // 0: any port of host_ (a loopback capture needs the port)
+  bool is_host(const trace::IpAddr& ip, uint16_t port) const {
+    return ip == host_ && (host_port_ == 0 || port == host_port_);
+  }
+  std::string host_name() const { return host_port_ ? endpoint(host_, host_port_) : host_.str(); }
   KeyLog keys_;
   Prepass pre_;
   trace::CaptureReader reader_;
@@ -739,7 +774,7 @@ bool Replay::read_one() {
 
 Conn* Replay::lookup(Job& j) {
   const trace::ParsedFrame& p = j.p;
-  j.from_host = p.src_ip == host_;
+  j.from_host = is_host(p.src_ip, p.src_port);
   ConnKey k = j.from_host ? ConnKey{p.dst_ip, p.src_port, p.dst_port} : ConnKey{p.src_ip, p.dst_port, p.src_port};
   const bool syn = (p.tcp.flags & tcp::kSyn) != 0, syn_only = syn && !(p.tcp.flags & tcp::kAck);
   auto it = by_key_.find(k);
@@ -774,7 +809,7 @@ void Replay::ingest(Job& j) {
   j.p = trace::parse_frame(j.f.bytes.data(), j.f.bytes.size(), lt_);
   const trace::ParsedFrame& p = j.p;
   if (!p.is_tcp || (!p.ok && !p.truncated)) return;  // not TCP (or unparsable): passes through
-  if (!(p.src_ip == host_) && !(p.dst_ip == host_)) return;
+  if (!is_host(p.src_ip, p.src_port) && !is_host(p.dst_ip, p.dst_port)) return;
   j.kind = Job::tcp;
   Conn* c = lookup(j);
   j.conn = c;
@@ -810,11 +845,20 @@ void Replay::ingest(Job& j) {
   if (!p.ok) return;
   if (j.from_host && p.payload_len > 0) host_payload(*c, j);
   if (!j.from_host && p.payload_len > 0) peer_payload(*c, j);
+  if ((fl & tcp::kRst) || (c->host_fin && c->peer_fin)) {
+    // Closed: once every byte is parsed the reassembly buffers go (memory follows the open
+    // connections); later retransmissions carry bytes already decided.
+    if (c->tx.held_bytes() == 0 && !c->closed) {
+      c->closed = true;
+      c->tx.drop();
+      c->rx.drop();
+    }
+  }
 }
 
 void Replay::host_payload(Conn& c, const Job& j) {
   c.host_payload_bytes += j.p.payload_len;
-  if (c.state == ConnState::passthrough || c.cut) return;
+  if (c.state == ConnState::passthrough || c.cut || c.closed) return;
   if (!c.tx.on()) {
     passthrough(c, "start_not_captured", "data from the host before its SYN or SYN-ACK was seen", j.f.index);
     return;
@@ -1017,7 +1061,7 @@ bool Replay::host_record(Conn& c, const uint8_t* rec, size_t n, uint32_t seq, ui
   if (c.have_hs_keys) {
     if (!crypto::tls_open_record(c.hs_keys, c.hs_rec_sn, rec, n, nullptr, nullptr)) {
       cut(c, seq, "decrypt_failed",
-          "the record at seq " + std::to_string(seq) + " opens with neither the handshake keys (record " +
+          "the record at seq " + std::to_string(seq) + " fails to decrypt: it opens with neither the handshake keys (record " +
               std::to_string(c.hs_rec_sn) + ") nor the application keys (record 0) of the key log",
           frame);
       return false;
@@ -1114,8 +1158,12 @@ bool Replay::ready(const Job& j) const {
   if (j.kind != Job::tcp || !j.from_host) return true;
   const Conn& c = *j.conn;
   if (c.state == ConnState::passthrough) return true;
-  if (c.state == ConnState::undecided) return false;
+  // Frames without payload (SYN-ACK, pure ACKs, FIN) carry no TLS byte: they go through the NIC
+  // as plain sends without waiting for the connection's TLS decision, which can be many
+  // round trips later. (If the connection then passes through, only these went via the NIC:
+  // identical bytes but for the checksums the NIC computes.)
   if (j.p.payload_len == 0 || !j.p.ok) return true;
+  if (c.state == ConnState::undecided) return false;
   const uint32_t end = j.p.tcp.seq + j.p.payload_len;
   if (c.cut && tcp::seq_after(end, c.cut_seq)) return true;
   return !tcp::seq_after(end, c.decided_end);
@@ -1203,10 +1251,13 @@ void Replay::send_unchanged(const Job& j) {
   slots_.push_back(std::move(s));
 }
 
-// Linux's mss_now: the peer's MSS option less the TCP options of the data frames, capped by
-// what the NIC's MTU leaves after the IP and TCP headers.
+// A frame that fits the NIC's MTU was one segment on the sender's wire too: it is sent as it
+// is (0: no TSO). A larger one is a GSO/TSO skb (or a receiver's GRO frame): cut at Linux's
+// mss_now, the peer's MSS option less the TCP options of the frame (RFC 6691), capped by what
+// the MTU leaves after the IP and TCP headers.
 uint16_t Replay::gso_size(const Conn& c, const trace::ParsedFrame& p) const {
   const uint32_t l3_hdr = uint32_t(p.l4_off - p.l3_off), tcp_hdr = uint32_t(p.payload_off - p.l4_off);
+  if (l3_hdr + tcp_hdr + p.payload_len <= cfg_.driver.mtu_bytes) return 0;
   uint32_t mtu_room = cfg_.driver.mtu_bytes > l3_hdr + tcp_hdr ? cfg_.driver.mtu_bytes - l3_hdr - tcp_hdr : 1;
   uint32_t mss = mtu_room;
   if (c.peer_mss) {
@@ -1285,7 +1336,7 @@ void Replay::send_via_nic(Conn& c, const Job& j) {
     x.s.tsval = p.tcp.tsval;
     x.s.tsecr = p.tcp.tsecr;
     x.s.payload_len = pc.len;
-    x.s.gso_size = pc.len > gso ? gso : 0;
+    x.s.gso_size = gso && pc.len > gso ? gso : 0;
     x.s.decrypted = pc.offl;
     if (pc.offl) {
       x.s.frags = frags[i];
@@ -1340,7 +1391,7 @@ void Replay::issue_pending() {
 void Replay::on_wire(model::tx::Frame&& fr) {
   trace::ParsedFrame p = trace::parse_frame(fr.bytes.data(), fr.bytes.size(), trace::LinkType::ethernet);
   Conn* c = nullptr;
-  if (p.is_tcp && p.src_ip == host_) {
+  if (p.is_tcp && is_host(p.src_ip, p.src_port)) {
     auto it = by_key_.find(ConnKey{p.dst_ip, p.src_port, p.dst_port});
     if (it != by_key_.end()) c = it->second;
   }
@@ -1434,13 +1485,20 @@ ReplaySummary Replay::run() {
     return unusable(r.error().empty() ? o_.pcap + ": the capture holds no frame" : r.error());
   }
   if (!o_.host.empty()) {
-    if (!parse_ip(o_.host, &host_)) return unusable("--host " + o_.host + ": not an IPv4 or IPv6 address");
-    if (!pre_.app_bytes.count(host_) && !pre_.syns.count(host_))
+    if (!parse_host(o_.host, &host_, &host_port_))
+      return unusable("--host " + o_.host + ": expected an IPv4 or IPv6 address, IPv4:PORT or [IPv6]:PORT");
+    if (!pre_.tcp_addrs.count(host_))
       return unusable("--host " + o_.host + ": " + o_.pcap + " has no TCP connection of this address");
   } else {
     uint64_t best = 0;
     for (const auto& [ip, n] : pre_.app_bytes)
       if (n > best) best = n, host_ = ip;
+    // A capture where the address talks to itself (loopback): the endpoint is address + port.
+    if (best > 0 && pre_.self_connected.count(host_)) {
+      uint64_t b = 0;
+      for (const auto& [ep, n] : pre_.endpoint_app_bytes)
+        if (ep.first == host_ && n > b) b = n, host_port_ = ep.second;
+    }
     if (best == 0)
       return unusable(o_.pcap + ": no endpoint sends TLS application data (after a captured SYN); give --host");
   }
@@ -1510,7 +1568,7 @@ ReplaySummary Replay::summarize(double wall_s) {
   s.frames_in = frames_in_;
   s.frames_out = frames_out_;
   s.captured_bytes = captured_bytes_;
-  s.host = host_.str();
+  s.host = host_name();
   s.host_frames = host_frames_;
   s.host_frames_nic = host_frames_nic_;
   s.warnings = warnings_;
@@ -1568,7 +1626,7 @@ ReplaySummary Replay::summarize(double wall_s) {
   st["config"] = cfg_.to_json();
   st["input"] = {{"pcap", o_.pcap}, {"keylog", o_.keylog}, {"link_type", reader_.raw_link_type()},
                  {"frames", frames_in_}, {"captured_bytes", captured_bytes_}, {"truncated", read_error_}};
-  st["host"] = host_.str();
+  st["host"] = host_name();
   st["summary"] = {{"frames_in", frames_in_},
                    {"frames_out", frames_out_},
                    {"host_frames", host_frames_},
