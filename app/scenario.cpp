@@ -378,6 +378,7 @@ bool Scenario::host_xmit(Flow& f, const tcp::Segment& s) {
   drv::SkbMeta m;
   m.addr = &f.h2p;
   m.ip_id = f.ip_id_h;
+  m.sqn = driver_->sq_for_flow(f.id);
   const bool offloaded = f.ktls && f.ktls->device_offloaded() && !f.ktls->device_down();
   m.ktls = offloaded ? f.kdev.get() : nullptr;
   drv::XmitResult r;

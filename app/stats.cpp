@@ -32,7 +32,8 @@ json ethtool_json(const host::driver::EthtoolStats& s) {
                          {"tls_progress_params_posted", s.tls_progress_params_posted},
                          {"tls_resyncs", s.tls_resyncs},
                          {"tls_resync_prefix_bytes", s.tls_resync_prefix_bytes},
-                         {"linearized", s.linearized}}}};
+                         {"linearized", s.linearized},
+                         {"tx_dropped_hdr", s.tx_dropped_hdr}}}};
 }
 
 json tls_stat_json(const host::ktls::TlsStat& s) {

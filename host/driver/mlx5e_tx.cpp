@@ -280,13 +280,19 @@ Mlx5eTx::SyncResult Mlx5eTx::ktls_handle_ooo(Sq& sq, KtlsTxContext& k, const tcp
 }
 
 XmitResult Mlx5eTx::xmit(const tcp::Segment& s, const SkbMeta& m) {
-  Sq& sq = sqs_[m.ktls ? m.ktls->sqn_ : 0];
+  Sq& sq = sqs_[m.sqn >= 0 ? size_t(m.sqn) % sqs_.size() : m.ktls ? m.ktls->sqn_ : 0];
   if (ring_room(sq.sqn) < stop_room()) {
     if (!sq.stopped) {
       sq.stopped = true;
       stats_.tx_queue_stopped++;
     }
     return XmitResult::busy;
+  }
+  // Headers that do not fit the WQE's inline area cannot be sent (mlx5 would fail the skb);
+  // refused before any state changes. Headers we build never get near the limit.
+  if (m.hdr && m.hdr_len > kMaxInlineHdrBytes) {
+    stats_.tx_dropped_hdr++;
+    return XmitResult::dropped;
   }
   uint32_t tisn = 0;
   KtlsTxContext* k = m.ktls && m.ktls->added() ? m.ktls : nullptr;

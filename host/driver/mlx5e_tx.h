@@ -45,7 +45,7 @@ struct EthtoolStats {
   // Not mlx5 counters: what the model can tell beyond them.
   uint64_t tls_static_params_posted = 0, tls_progress_params_posted = 0, tls_resyncs = 0;
   uint64_t tls_resync_prefix_bytes = 0;  // sum of sync_len over resyncs (what DUMPs must replay)
-  uint64_t linearized = 0;
+  uint64_t linearized = 0, tx_dropped_hdr = 0;
 };
 
 class Mlx5eTx;
@@ -81,6 +81,9 @@ struct SkbMeta {
   const trace::FlowAddr* addr = nullptr;  // the socket's addressing
   uint16_t ip_id = 0;
   KtlsTxContext* ktls = nullptr;          // the socket's offload context, if offloaded
+  // The socket's send queue (sq_for_flow). Every skb of a socket, offloaded or not, goes on
+  // the same queue, so the NIC sees them in TCP's order. -1: the offload context's queue, or 0.
+  int sqn = -1;
   // Replay (app/replay.cpp): the captured frame's own Ethernet..TCP-options header bytes,
   // inlined as they are (every field, option and tag as captured; the NIC rewrites lengths,
   // checksums and, for TSO, seq / IP ID / flags). nullptr: headers are built from addr and the
