@@ -13,6 +13,8 @@
 
 #include "host/trace/capture.h"
 #include "host/trace/packet.h"
+#include "host/trace/tls_keys.h"
+#include "model/crypto/tls_record.h"
 #include "replay_check.h"
 #include "testbench/common/run_cmd.h"
 
@@ -482,4 +484,135 @@ TEST_CASE("bad input: a record that fails to decrypt cuts the connection there",
     INFO(c.error);
     CHECK(c.error.empty());
   }
+}
+
+TEST_CASE("connections that are not TLS or have no keys pass through unchanged and are counted", "[system]") {
+  const std::string name = "tls13-aes128gcm-loss2.5";
+  // The client's first byte says "G" (an HTTP GET) instead of a TLS handshake record.
+  std::string in = scratch_dir() + "/nottls.pcapng";
+  bool done = false;
+  rewrite(real_trace(name + ".pcapng"), in, LinkType::ethernet, [&](std::vector<uint8_t>& b) {
+    ParsedFrame p = trace::parse_frame(b.data(), b.size());
+    if (!done && p.ok && p.is_tcp && p.dst_port == 4433 && p.payload_len > 0) {
+      b[p.payload_off] = 'G';
+      REQUIRE(trace::fill_checksums(b.data(), b.size()));
+      done = true;
+    }
+    return true;
+  });
+  struct Case {
+    std::string pcap, keys, reason;
+  };
+  for (const Case& k : {Case{in, real_trace(name + ".keys"), "not_tls"},
+                        Case{real_trace(name + ".pcapng"), real_trace("tls12-aes128gcm-lossless.keys"), "no_keys"}}) {
+    INFO(k.reason);
+    Replay x = replay(k.pcap, k.keys, "pt-" + k.reason, "--host 10.99.0.1");
+    INFO(x.r.err);
+    CHECK(x.r.exit_code == 0);
+    CHECK(x.r.err.find(k.pcap + ": frame ") != std::string::npos);
+    CHECK(u(x.stats["summary"]["connections_passthrough"]) == 1);
+    CHECK(u(x.stats["summary"]["passthrough_reasons"][k.reason]) == 1);
+    CHECK(u(x.stats["summary"]["records_offloaded"]) == 0);
+    CHECK(u(x.stats["summary"]["frames_unchanged_by_reason"]["conn_" + k.reason]) > 50);
+    // Only the payload-less frames before the decision (SYN-ACK) went through the NIC, as plain
+    // sends: the output is the input, byte for byte (the capture's checksums are right).
+    CHECK(u(x.stats["summary"]["host_frames_via_nic"]) <= 2);
+    LinkType lt;
+    std::string err;
+    auto a = read_capture(k.pcap, &lt, &err), b = read_capture(x.out, &lt, &err);
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); i++) CHECK(a[i].bytes == b[i].bytes);
+  }
+}
+
+TEST_CASE("an explicit nonce the kernel could not have produced cuts the connection there", "[system]") {
+  // TLS 1.2 lossless trace (suite 0xc02b: AES-128-GCM, SHA-256 PRF): the server's record 4 is
+  // sealed again with another explicit nonce (tshark still decrypts it: the nonce travels in
+  // the record), which the offload, counting iv + index, cannot reproduce.
+  const std::string name = "tls12-aes128gcm-lossless";
+  LinkType lt;
+  std::string err;
+  auto fr = read_capture(real_trace(name + ".pcapng"), &lt, &err);
+  REQUIRE(err.empty());
+  // The host's stream, in order (a lossless trace).
+  std::string stream;
+  uint32_t base = 0;
+  std::vector<std::pair<size_t, ParsedFrame>> host_frames;
+  for (size_t i = 0; i < fr.size(); i++) {
+    ParsedFrame p = trace::parse_frame(fr[i].bytes.data(), fr[i].bytes.size());
+    if (!p.ok || !p.is_tcp || p.src_port != 4433 || p.payload_len == 0) continue;
+    if (stream.empty()) base = p.tcp.seq;
+    REQUIRE(p.tcp.seq - base == stream.size());
+    stream.append(reinterpret_cast<const char*>(fr[i].bytes.data() + p.payload_off), p.payload_len);
+    host_frames.emplace_back(i, p);
+  }
+  uint8_t server_random[32];
+  std::memcpy(server_random, stream.data() + 11, 32);
+  std::string kl = read_file(real_trace(name + ".keys"));
+  std::istringstream ks(kl);
+  std::string label, cr_hex, ms_hex;
+  ks >> label >> cr_hex >> ms_hex;
+  REQUIRE(label == "CLIENT_RANDOM");
+  auto unhex = [](const std::string& h) {
+    std::vector<uint8_t> v;
+    for (size_t i = 0; i + 1 < h.size(); i += 2) v.push_back(uint8_t(std::stoi(h.substr(i, 2), nullptr, 16)));
+    return v;
+  };
+  std::vector<uint8_t> cr = unhex(cr_hex), ms = unhex(ms_hex);
+  nicsim::crypto::TlsKeys k;
+  k.version = nicsim::crypto::TlsVersion::tls12;
+  k.cipher = nicsim::crypto::Cipher::aes128gcm;
+  uint8_t ck[16], sk[16], cs[4], ss[4];
+  REQUIRE(trace::tls12_gcm_keys(trace::PrfHash::sha256, ms.data(), cr.data(), server_random, 16, ck, sk, cs, ss));
+  std::memcpy(k.key, sk, 16);
+  std::memcpy(k.salt, ss, 4);
+  // Walk the records: after the ChangeCipherSpec, record 0 is the Finished.
+  size_t off = 0, target_off = 0, target_len = 0;
+  int64_t sn = -1;
+  while (off + 5 <= stream.size()) {
+    size_t len = 5 + (uint8_t(stream[off + 3]) << 8 | uint8_t(stream[off + 4]));
+    if (sn >= 0) {
+      if (sn == 4) {
+        target_off = off;
+        target_len = len;
+        break;
+      }
+      sn++;
+    }
+    if (stream[off] == 20) sn = 0;
+    off += len;
+  }
+  REQUIRE(target_len > 100);
+  const uint8_t* rec = reinterpret_cast<const uint8_t*>(stream.data() + target_off);
+  uint8_t type = 0;
+  std::vector<uint8_t> pt;
+  REQUIRE(nicsim::crypto::tls_open_record(k, 4, rec, target_len, &type, &pt));
+  uint8_t nonce[8];
+  std::memcpy(nonce, rec + 5, 8);
+  nonce[7] ^= 0x5a;
+  std::vector<uint8_t> resealed = nicsim::crypto::tls_seal_record(k, 4, type, pt.data(), pt.size(), nonce);
+  REQUIRE(resealed.size() == target_len);
+  stream.replace(target_off, target_len, reinterpret_cast<const char*>(resealed.data()), resealed.size());
+  for (auto& [i, p] : host_frames) {
+    std::memcpy(fr[i].bytes.data() + p.payload_off, stream.data() + (p.tcp.seq - base), p.payload_len);
+    REQUIRE(trace::fill_checksums(fr[i].bytes.data(), fr[i].bytes.size()));
+  }
+  std::string in = scratch_dir() + "/nonce.pcapng";
+  {
+    CaptureWriter w;
+    REQUIRE(w.open(in, lt));
+    for (const auto& f : fr) w.write(f.t_ns, f.bytes.data(), f.bytes.size());
+    REQUIRE(w.commit());
+  }
+  std::string keys = real_trace(name + ".keys");
+  Replay x = replay(in, keys, "nonce");
+  INFO(x.r.err);
+  CHECK(x.r.err.find("explicit nonce") != std::string::npos);
+  CHECK(u(x.stats["summary"]["warnings_by_kind"]["explicit_nonce"]) == 1);
+  const json& c = x.stats["connections"][0];
+  CHECK(c["outcome"] == "offloaded_then_cut");
+  CHECK(u(c["cut_seq"]) == uint32_t(base + target_off));
+  CHECK(u(c["records"]["offloaded"]) == 3);  // records 1..3
+  check_good(x, in, keys, "10.99.0.1", 0, 1);
+  CHECK(u(c["frames"]["unchanged"]) > 40);
 }
