@@ -70,11 +70,13 @@ module tls_gcm_ghash #(
   localparam int unsigned CNT_W = $clog2(LANES + 1);
   localparam int unsigned TAG_W = $clog2(TAG_DEPTH);
 
+  function automatic logic [7:0] rev8(input logic [7:0] x);
+    rev8 = {x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]};
+  endfunction
+
   function automatic logic [127:0] reflect(input logic [127:0] v);
     for (int i = 0; i < 16; i++) begin
-      for (int b = 0; b < 8; b++) begin
-        reflect[8*i + b] = v[8*i + 7 - b];
-      end
+      reflect[8*i +: 8] = rev8(v[8*i +: 8]);
     end
   endfunction
 
