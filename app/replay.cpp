@@ -5,7 +5,9 @@
 //
 //  * Pre-pass. Streams the file once, reading only headers: picks the offloading host when
 //    --host is not given (the IP address whose connections carry the most TLS application-data
-//    record bytes, found by walking record headers in sequence order per direction) and counts
+//    record bytes, found by walking record headers in sequence order per direction; when that
+//    address also talks to itself, as on loopback, the host is address + port, the port that
+//    sent the most) and counts
 //    the host's connections (SYNs), which sizes the NIC's TLS-context backing store (ICM): the
 //    model indexes it by TIS number, and TIS numbers are never reused.
 //
@@ -53,7 +55,10 @@
 //
 //  * Pass-through. Connections that are not TLS, whose start (SYN) was not captured, whose
 //    keys are missing, whose suite is not AES-GCM, or that the emulator could not have
-//    produced, pass through unchanged, counted with the reason. A connection that goes wrong
+//    produced, pass through unchanged, counted with the reason (payload-less frames the host
+//    sent before that was known, e.g. the SYN-ACK, went through the NIC as plain sends: frames
+//    never wait for a decision that may be many round trips away, which keeps the look-ahead
+//    to about one record per connection). A connection that goes wrong
 //    midway ("cut": a record that fails to decrypt, an explicit nonce that is not iv + index,
 //    a padded TLS 1.3 record, a KeyUpdate — mainline kTLS cannot rekey a device-offloaded
 //    socket —, a capture that ends inside a record, the look-ahead limit) is reproduced up to
@@ -526,7 +531,6 @@ struct Slot {
   bool nic = false;
   uint32_t pending = 0, unissued = 0;  // NIC frames still due; skbs not yet taken by the driver
   std::vector<uint8_t> bytes;          // unchanged frame, or (NIC) the input's L2 header
-  size_t l3_off = 0;
   std::vector<std::pair<uint64_t, std::vector<uint8_t>>> out;  // (t_ns, frame) from the NIC
 };
 
@@ -727,11 +731,10 @@ class Replay {
 
 void Replay::warn(const std::string& kind, const std::string& msg) {
   warnings_++;
-  uint64_t n = ++warn_counts_[kind];
+  ++warn_counts_[kind];
   if (warn_list_.size() < 200) warn_list_.push_back(msg);
   if (warnings_ <= 200) std::fprintf(stderr, "nicsim replay: warning: %s\n", msg.c_str());
   else if (warnings_ == 201) std::fprintf(stderr, "nicsim replay: further warnings only counted in the stats\n");
-  (void)n;
 }
 
 // ---------------------------------------------------------------------------- ingest
@@ -749,8 +752,7 @@ bool Replay::read_one() {
     for (auto& c : conns_) {
       if (c->state == ConnState::undecided) {
         passthrough(*c, "no_tls_handshake", "the capture ends before the TLS hellos", c->first_frame);
-      } else if (c->state == ConnState::reproduce && !c->cut && c->tx.avail() + c->tx.held_bytes() > 0 &&
-                 c->tx.on()) {
+      } else if (c->state == ConnState::reproduce && !c->cut && c->tx.held_bytes() > 0 && c->tx.on()) {
         cut(*c, c->decided_end, "capture_ends_in_record",
             "the capture ends inside a record (" + std::to_string(c->tx.held_bytes()) +
                 " bytes unparsed); frames carrying them pass through",
@@ -1686,7 +1688,8 @@ CLI::App* add_replay_command(CLI::App& cli, ReplayFlags& f) {
   c->add_option("--pcap", f.pcap, "input capture (pcap or pcapng)")->required();
   c->add_option("--keylog", f.keylog, "SSLKEYLOGFILE of the capture")->required();
   c->add_option("--out", f.out, "output capture (.pcapng → pcapng, else pcap; ns timestamps)")->required();
-  c->add_option("--host", f.host, "offloading host's IP (default: the endpoint sending the most TLS data)");
+  c->add_option("--host", f.host,
+                "offloading host: IP, IPv4:PORT or [IPv6]:PORT (default: the endpoint sending the most TLS data)");
   c->add_option("--config", f.config, "configuration file (JSON)");
   c->add_option("--stats", f.stats, "write statistics JSON");
   c->add_flag("--quiet", f.quiet, "no summary on stdout");
