@@ -1369,6 +1369,7 @@ void Replay::issue_pending() {
     drv::SkbMeta m;
     m.addr = &x.conn->addr;
     m.ktls = x.offloaded ? x.conn->kdev.get() : nullptr;
+    m.sqn = driver_->sq_for_flow(x.conn->id);  // plain and offloaded skbs of a socket: one queue
     m.hdr = x.hdr.data();
     m.hdr_len = x.hdr.size();
     drv::XmitResult r = driver_->xmit(x.s, m);
