@@ -24,7 +24,16 @@ class EventQueue {
   // same time run in the order they were scheduled, so runs are deterministic.
   void at(TimePs t, Fn fn) {
     if (t < now_ps_) t = now_ps_;
-    heap_.push(Event{t, next_order_++, std::move(fn)});
+    uint32_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+      fns_[slot] = std::move(fn);
+    } else {
+      slot = uint32_t(fns_.size());
+      fns_.push_back(std::move(fn));
+    }
+    heap_.push(Key{t, next_order_++, slot});
     if (on_schedule_) on_schedule_(t);
   }
   void after(TimePs delay, Fn fn) { at(now_ps_ + delay, std::move(fn)); }
@@ -35,10 +44,12 @@ class EventQueue {
   // Pops and runs the earliest event, advancing now to its time. False when empty.
   bool run_one() {
     if (heap_.empty()) return false;
-    Event e = std::move(const_cast<Event&>(heap_.top()));
+    Key k = heap_.top();
     heap_.pop();
-    now_ps_ = e.t;
-    e.fn();
+    now_ps_ = k.t;
+    Fn fn = std::move(fns_[k.slot]);
+    free_.push_back(k.slot);
+    fn();
     return true;
   }
   // Runs every event due at or before t, then sets now to t.
@@ -53,17 +64,21 @@ class EventQueue {
   void set_on_schedule(std::function<void(TimePs)> cb) { on_schedule_ = std::move(cb); }
 
  private:
-  struct Event {
+  // The heap orders small keys; the callables stay put in a slot pool (moving std::function
+  // objects through every heap sift was a visible share of a run).
+  struct Key {
     TimePs t;
     uint64_t order;
-    Fn fn;
+    uint32_t slot;
   };
   struct Later {
-    bool operator()(const Event& a, const Event& b) const {
+    bool operator()(const Key& a, const Key& b) const {
       return a.t != b.t ? a.t > b.t : a.order > b.order;
     }
   };
-  std::priority_queue<Event, std::vector<Event>, Later> heap_;
+  std::priority_queue<Key, std::vector<Key>, Later> heap_;
+  std::vector<Fn> fns_;
+  std::vector<uint32_t> free_;
   TimePs now_ps_ = 0;
   uint64_t next_order_ = 0;
   std::function<void(TimePs)> on_schedule_;
