@@ -43,6 +43,23 @@ constexpr uint16_t kServerPort = 443;
 constexpr uint16_t kClientPortBase = 40000;
 constexpr int kEAGAIN = -11;
 
+// What a TCP endpoint takes from a parsed frame.
+tcp::RxSegment rx_segment(const trace::ParsedFrame& p, const uint8_t* frame) {
+  tcp::RxSegment r;
+  r.seq = p.tcp.seq;
+  r.ack = p.tcp.ack;
+  r.flags = p.tcp.flags;
+  r.window = p.tcp.window;
+  r.has_ts = p.tcp.has_ts;
+  r.tsval = p.tcp.tsval;
+  r.tsecr = p.tcp.tsecr;
+  r.mss_opt = p.tcp.mss_opt;
+  r.wscale_opt = p.tcp.wscale_opt;
+  r.payload = frame + p.payload_off;
+  r.payload_len = p.payload_len;
+  return r;
+}
+
 // The offload layer's view of the host's TCP socket.
 class TcpOps final : public ktls::TcpSocketOps {
  public:
@@ -558,18 +575,7 @@ void Scenario::deliver_to_peer(std::vector<uint8_t>&& frame) {
     return;
   }
   Flow& f = *flows_[p.dst_port - kClientPortBase];
-  tcp::RxSegment r;
-  r.seq = p.tcp.seq;
-  r.ack = p.tcp.ack;
-  r.flags = p.tcp.flags;
-  r.window = p.tcp.window;
-  r.has_ts = p.tcp.has_ts;
-  r.tsval = p.tcp.tsval;
-  r.tsecr = p.tcp.tsecr;
-  r.mss_opt = p.tcp.mss_opt;
-  r.wscale_opt = p.tcp.wscale_opt;
-  r.payload = frame.data() + p.payload_off;
-  r.payload_len = p.payload_len;
+  tcp::RxSegment r = rx_segment(p, frame.data());
   f.ptcp->on_receive(r);
 }
 
@@ -579,18 +585,7 @@ void Scenario::deliver_to_host(std::vector<uint8_t>&& frame) {
   trace::ParsedFrame p = trace::parse_frame(frame.data(), frame.size());
   if (!p.ok || !p.is_tcp || p.src_port < kClientPortBase || size_t(p.src_port - kClientPortBase) >= flows_.size()) return;
   Flow& f = *flows_[p.src_port - kClientPortBase];
-  tcp::RxSegment r;
-  r.seq = p.tcp.seq;
-  r.ack = p.tcp.ack;
-  r.flags = p.tcp.flags;
-  r.window = p.tcp.window;
-  r.has_ts = p.tcp.has_ts;
-  r.tsval = p.tcp.tsval;
-  r.tsecr = p.tcp.tsecr;
-  r.mss_opt = p.tcp.mss_opt;
-  r.wscale_opt = p.tcp.wscale_opt;
-  r.payload = frame.data() + p.payload_off;
-  r.payload_len = p.payload_len;
+  tcp::RxSegment r = rx_segment(p, frame.data());
   f.htcp->on_receive(r);
 }
 
