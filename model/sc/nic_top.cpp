@@ -352,7 +352,8 @@ NicTop::NicTop(sc_module_name n, const tx::NicConfig& cfg, abi::DmaTarget* mem, 
   // ps()/to_ps() rely on the default 1 ps resolution.
   sc_assert(sc_get_time_resolution() == sc_time(1, SC_PS));
   if (!engine) {
-    tx::GcmEngineParams p{cfg.crypto_lanes, cfg.aes128_latency_cycles, cfg.aes256_latency_cycles, cfg.tag_latency_cycles};
+    tx::GcmEngineParams p{cfg.crypto_lanes, cfg.aes128_latency_cycles, cfg.aes256_latency_cycles, cfg.tag_latency_cycles,
+                          cfg.crypto_cmd_lead_cycles, cfg.crypto_flow_slots};
     own_engine_ = std::make_unique<tx::BehaviouralGcmEngine>(p);
     engine = own_engine_.get();
   }

@@ -10,9 +10,11 @@ struct NicConfig {
   double clock_mhz = 250.0;
   uint32_t datapath_bytes_per_cycle = 64;
   uint32_t crypto_lanes = 4;
-  uint32_t aes128_latency_cycles = 14;
-  uint32_t aes256_latency_cycles = 18;
-  uint32_t tag_latency_cycles = 6;
+  uint32_t aes128_latency_cycles = 15;
+  uint32_t aes256_latency_cycles = 15;
+  uint32_t tag_latency_cycles = 5;
+  uint32_t crypto_cmd_lead_cycles = 24;
+  uint32_t crypto_flow_slots = 16;
   double line_rate_gbps = 100.0;
   uint32_t mtu_bytes = 1500;
   double pcie_read_latency_ns = 550.0;
@@ -36,11 +38,15 @@ struct NicConfig {
     v("crypto_lanes", crypto_lanes, "x128 bit/cycle",
       "AES-GCM lanes: 4 lanes at 250 MHz for 100 Gb/s (crypto-engine.md §4, §7 default N=4)");
     v("aes128_latency_cycles", aes128_latency_cycles, "cycles",
-      "plaintext-in to ciphertext-out, AES-128, no keystream prefetch (crypto-engine.md §7.6: 14)");
+      "AES-CTR pipeline depth of the RTL engine: input stage + 14 round stages (rtl/README.md; crypto-engine.md §7.2)");
     v("aes256_latency_cycles", aes256_latency_cycles, "cycles",
-      "same for AES-256 (crypto-engine.md §7.6: 18)");
+      "same pipeline: AES-128 rides through the last 4 stages so both key sizes take 15 (rtl/README.md)");
     v("tag_latency_cycles", tag_latency_cycles, "cycles",
-      "last data beat to tag valid: Karatsuba 2 + loop 1 + length block 1 + final 1-2 (crypto-engine.md §7.6: 5-6)");
+      "last data beat in to tag out through an idle GHASH: item FIFO, front, 2 Karatsuba stages, loop (rtl/README.md: 5; block-list spills add, gcm_engine.cpp)");
+    v("crypto_cmd_lead_cycles", crypto_cmd_lead_cycles, "cycles",
+      "engine command ahead of the payload: known from descriptor and context a DMA read (>= 550 ns) before the data; >= 19 hides the keystream (1-cycle data latency), 24 is what the RTL bridge steps");
+    v("crypto_flow_slots", crypto_flow_slots, "records",
+      "record contexts in the AES-GCM engine (RTL FLOWS, rtl/README.md: 16 x 929 bits at 4 lanes); a slot reused by another key recomputes the powers of H");
     v("line_rate_gbps", line_rate_gbps, "Gb/s", "Ethernet line rate of mac_tx (100 GbE, N1)");
     v("mtu_bytes", mtu_bytes, "B", "IP MTU; DUMP WQEs carry at most hw_mtu = MTU + 22 bytes (mlx5, §4.3)");
     v("pcie_read_latency_ns", pcie_read_latency_ns, "ns",

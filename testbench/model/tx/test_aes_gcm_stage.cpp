@@ -384,18 +384,28 @@ TEST_CASE("aes_gcm: context table rejects malformed static / progress params", "
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cycle costs (crypto-engine.md §7.6): occupancy = ceil(16-byte blocks touched / lanes), + 1
-// beat for the AAD on a record's first segment; latency = occupancy + AES pipeline latency
-// (14 AES-128 / 18 AES-256) + 6 tag cycles on the record's last segment.
+// Cycle costs: the RTL engine's (rtl/README.md), reproduced by timing_for and checked cycle for
+// cycle against the Verilated engine by testbench/model/cosim. Defaults: 4 lanes (64-byte
+// beats), AES pipeline 15 both key sizes, tag 5 cycles after the last beat through an idle
+// GHASH, command 24 cycles ahead of the data (more than the 19 the keystream needs, so no
+// stall). occupancy = beats of the segment's own bytes (ceil(n / 64)); latency = occupancy + 1
+// (a ciphertext beat leaves one cycle after its plaintext) or, on a record's last segment,
+// occupancy + 5 + the GHASH spill cycles of the last block list (blocks the last beat completes
+// + padded partial block + length block, more than 4 = one more cycle); on a record of one
+// multi-beat segment also the first list's spill (AAD block + 4 data blocks).
 
 namespace {
-GcmTiming timing(uint32_t off, uint32_t n, bool first, bool last, Cipher c, uint32_t lanes = 4) {
+GcmTiming timing(uint32_t off, uint32_t n, bool first, bool last, Cipher c, uint32_t lanes = 4, uint32_t lead = 24,
+                 bool new_key = false, bool dump = false) {
   GcmSegment seg;
   seg.cipher = c;
   seg.rec_offset = off;
   seg.first = first;
   seg.last = last;
-  return BehaviouralGcmEngine::timing_for(GcmEngineParams{lanes, 14, 18, 6}, seg, n);
+  seg.dump = dump;
+  seg.aad_len = 13;
+  GcmEngineParams p{lanes, 15, 15, 5, lead};
+  return BehaviouralGcmEngine::timing_for(p, seg, n, new_key);
 }
 }  // namespace
 
@@ -404,40 +414,74 @@ TEST_CASE("gcm engine timing: hand-computed occupancy and latency", "[aes_gcm][t
     uint32_t off, n;
     bool first, last;
     Cipher c;
-    uint32_t lanes;
+    uint32_t lanes, lead;
+    bool new_key, dump;
     uint64_t occ, lat;
   };
   const Case cases[] = {
-      // 1448 bytes from 0: blocks 0..90 = 91, ceil(91/4) = 23, + AAD beat = 24; + 14.
-      {0, 1448, true, false, Cipher::aes128gcm, 4, 24, 38},
-      // 1448 bytes from 1448: blocks 90..180 = 91 -> 23; AES-128 +14, AES-256 +18.
-      {1448, 1448, false, false, Cipher::aes128gcm, 4, 23, 37},
-      {1448, 1448, false, false, Cipher::aes256gcm, 4, 23, 41},
-      // 2 bytes straddling a block edge (15..16): 2 blocks -> 1 beat.
-      {15, 2, false, false, Cipher::aes128gcm, 4, 1, 15},
-      // ... which matters at 1 lane: 2 beats for 2 bytes.
-      {15, 2, false, false, Cipher::aes128gcm, 1, 2, 16},
-      // 64 bytes from offset 8 touch 5 blocks (0..4): 2 beats, not 64 / 16 / 4 = 1.
-      {8, 64, false, false, Cipher::aes128gcm, 4, 2, 16},
-      // One whole aligned block.
-      {16, 16, false, false, Cipher::aes128gcm, 4, 1, 15},
-      // Last 384 bytes of a 16384-byte record, AES-256: blocks 1000..1023 = 24 -> 6; +18 +6.
-      {16000, 384, false, true, Cipher::aes256gcm, 4, 6, 30},
-      // Whole 16384-byte record in one segment: 1024 blocks -> 256 + 1; +14 +6.
-      {0, 16384, true, true, Cipher::aes128gcm, 4, 257, 277},
-      // Empty record (TLS 1.2, no data): AAD beat only, then the tag.
-      {0, 0, true, true, Cipher::aes128gcm, 4, 1, 21},
-      {0, 0, true, true, Cipher::aes256gcm, 4, 1, 25},
-      // A zero-byte segment mid-record still takes one beat.
-      {100, 0, false, false, Cipher::aes128gcm, 4, 1, 15},
-      // 5 blocks (offset 8, 65 bytes: blocks 0..4) at 1, 2, 8 lanes.
-      {8, 65, false, false, Cipher::aes128gcm, 1, 5, 19},
-      {8, 65, false, false, Cipher::aes128gcm, 2, 3, 17},
-      {8, 65, true, true, Cipher::aes256gcm, 8, 2, 26},
+      // 1448 bytes: ceil(1448/64) = 23 beats, +1 for the ciphertext out. Key size, offset and
+      // record start do not change it (the keystream waits for the data).
+      {0, 1448, true, false, Cipher::aes128gcm, 4, 24, false, false, 23, 24},
+      {1448, 1448, false, false, Cipher::aes128gcm, 4, 24, false, false, 23, 24},
+      {1448, 1448, false, false, Cipher::aes256gcm, 4, 24, false, false, 23, 24},
+      // 2 bytes straddling a block edge (15..16): one beat of input.
+      {15, 2, false, false, Cipher::aes128gcm, 4, 24, false, false, 1, 2},
+      // ... also at 1 lane: the input beat carries 16 bytes of the segment, not a block.
+      {15, 2, false, false, Cipher::aes128gcm, 1, 24, false, false, 1, 2},
+      // 64 bytes from offset 8: one beat (old block-based count said 2).
+      {8, 64, false, false, Cipher::aes128gcm, 4, 24, false, false, 1, 2},
+      {16, 16, false, false, Cipher::aes128gcm, 4, 24, false, false, 1, 2},
+      // Last 384 bytes of a 16384-byte record: 6 beats; the last beat completes blocks
+      // 1020..1023 (4) + length block = 5 > 4: one spill cycle; 6 + 5 + 1 = 12.
+      {16000, 384, false, true, Cipher::aes256gcm, 4, 24, false, false, 6, 12},
+      // Last 50 bytes of a 1000-byte record: blocks 59..61 completed + padded 62 + length = 5:
+      // spill; 1 + 5 + 1 = 7.
+      {950, 50, false, true, Cipher::aes128gcm, 4, 24, false, false, 1, 7},
+      // Last 469 bytes of 16384 from 15915: 8 beats, the last from 16363 (block 1022)
+      // completes blocks 1022..1023 (2) + length = 3 <= 4: no spill; 8 + 5 = 13 (the RTL's
+      // own figure in test_cosim_engine).
+      {15915, 469, false, true, Cipher::aes128gcm, 4, 24, false, false, 8, 13},
+      // Whole 16384-byte record in one segment: 256 beats; tag 5 + last-list spill 1 + the
+      // first list (AAD + 4 blocks = 5) spill 1 still queued in GHASH: 256 + 7.
+      {0, 16384, true, true, Cipher::aes128gcm, 4, 24, false, false, 256, 263},
+      // ... the first record on a new key: H^2..H^4 take the GHASH front 3 cycles; the
+      // ciphertext FIFO holds 4 beats, the 5th and 6th wait: +2 occupancy, +1 backlog.
+      {0, 16384, true, true, Cipher::aes128gcm, 4, 24, true, false, 258, 266},
+      // ... a 4-beat first segment on a new key does not stall the input (FIFO), the 3 cycles
+      // delay only its tag: 200 bytes (4 beats, last list: pad + length = 2) -> 4 + 5 + 1 + 3.
+      {0, 200, true, true, Cipher::aes128gcm, 4, 24, true, false, 4, 13},
+      // Empty record (TLS 1.2, no data): its command occupies a cycle. Its tag needs only the
+      // command: E_K(0)/E_K(J0) beat (2 + 15 + 1), then AAD + length through GHASH (5) = 23
+      // cycles after the command, i.e. before the data would have come 24 cycles later: the
+      // one cycle. Commanded with its data (lead 0): 23; a new key's H powers: + 3.
+      {0, 0, true, true, Cipher::aes128gcm, 4, 24, false, false, 1, 1},
+      {0, 0, true, true, Cipher::aes256gcm, 4, 24, true, false, 1, 2},
+      {0, 0, true, true, Cipher::aes128gcm, 4, 0, false, false, 1, 23},
+      {0, 0, true, true, Cipher::aes128gcm, 4, 0, true, false, 1, 26},
+      // A zero-byte segment mid-record: one cycle, nothing out.
+      {100, 0, false, false, Cipher::aes128gcm, 4, 24, false, false, 1, 1},
+      // DUMP without the record's end: nothing comes out, latency = occupancy.
+      {1448, 1448, false, false, Cipher::aes128gcm, 4, 24, false, true, 23, 23},
+      // DUMP ending the record still computes the tag: 384 from 16000 as above.
+      {16000, 384, false, true, Cipher::aes128gcm, 4, 24, false, true, 6, 12},
+      // 65 bytes from offset 8 at 1, 2 and 8 lanes: 5, 3 and 1 beats.
+      {8, 65, false, false, Cipher::aes128gcm, 1, 24, false, false, 5, 6},
+      {8, 65, false, false, Cipher::aes128gcm, 2, 24, false, false, 3, 4},
+      // 8 lanes, first and last in one beat: AAD + 4 completed + padded + length = 7 <= 8.
+      {0, 65, true, true, Cipher::aes256gcm, 8, 24, false, false, 1, 6},
+      // Command arriving with the data (lead 0): the first beat waits for the command FIFO and
+      // generator (2), the AES pipeline (15), the E_K(0)/E_K(J0) beat on a record's first
+      // segment (1) and, when the segment needs two keystream beats, the second (1): 19 here.
+      {0, 1448, true, false, Cipher::aes128gcm, 4, 0, false, false, 23 + 19, 23 + 19 + 1},
+      // ... mid-record, one keystream beat (10 bytes): 2 + 15.
+      {100, 10, false, false, Cipher::aes256gcm, 4, 0, false, false, 1 + 17, 1 + 17 + 1},
+      // ... a lead of 10 hides 10 of the 18 cycles.
+      {1448, 1448, false, false, Cipher::aes128gcm, 4, 10, false, false, 23 + 8, 23 + 8 + 1},
   };
   for (const Case& k : cases) {
-    INFO("off " << k.off << " n " << k.n << " first " << k.first << " last " << k.last << " lanes " << k.lanes);
-    GcmTiming t = timing(k.off, k.n, k.first, k.last, k.c, k.lanes);
+    INFO("off " << k.off << " n " << k.n << " first " << k.first << " last " << k.last << " lanes " << k.lanes
+                << " lead " << k.lead << " new key " << k.new_key << " dump " << k.dump);
+    GcmTiming t = timing(k.off, k.n, k.first, k.last, k.c, k.lanes, k.lead, k.new_key, k.dump);
     CHECK(t.occupancy_cycles == k.occ);
     CHECK(t.latency_cycles == k.lat);
   }
@@ -445,7 +489,7 @@ TEST_CASE("gcm engine timing: hand-computed occupancy and latency", "[aes_gcm][t
 
 TEST_CASE("gcm engine: process reports timing_for, refuses a segment that does not continue the record",
           "[aes_gcm][timing]") {
-  BehaviouralGcmEngine e(GcmEngineParams{4, 14, 18, 6});
+  BehaviouralGcmEngine e(GcmEngineParams{4, 15, 15, 5, 24});
   uint8_t key[16] = {1, 2, 3};
   uint8_t buf[200] = {}, tag[16];
   GcmSegment seg;
@@ -456,9 +500,9 @@ TEST_CASE("gcm engine: process reports timing_for, refuses a segment that does n
   seg.first = true;
   GcmTiming t;
   REQUIRE(e.process(seg, buf, buf, 100, nullptr, &t));
-  // 100 bytes from 0: blocks 0..6 = 7 -> ceil(7/4) = 2, + 1 AAD beat = 3; + 14.
-  CHECK(t.occupancy_cycles == 3);
-  CHECK(t.latency_cycles == 17);
+  // 100 bytes: 2 beats (a new key's H powers fit in the ciphertext FIFO); +1 out.
+  CHECK(t.occupancy_cycles == 2);
+  CHECK(t.latency_cycles == 3);
   seg.first = false;
   seg.rec_offset = 101;  // skips a byte
   CHECK_FALSE(e.process(seg, buf, buf, 99, tag, &t));
@@ -481,26 +525,30 @@ TEST_CASE("aes_gcm stage: occupancy and latency of whole packets", "[aes_gcm][ti
   rig.program_progress();
   CqeSyndrome err;
   uint64_t occ = 0, lat = 0;
-  // Header + nonce + 100 payload bytes: 7 blocks -> 2 beats + AAD = 3; latency 3 + 14.
-  // Datapath beats ceil(113/64) = 2 < 3.
+  // Header + nonce + 100 payload bytes: the engine takes the 100 payload bytes in 2 beats (the
+  // flow's first key: H^2..H^4 fit in the ciphertext FIFO, no stall), ciphertext out one cycle
+  // later: 2, 3. Datapath beats ceil(113/64) = 2.
   rig.piece(s.image, 0, 113, false, &err, &occ, &lat);
   REQUIRE(err == CqeSyndrome::none);
-  CHECK(occ == 3);
-  CHECK(lat == 17);
-  // Payload 100..950 (850 bytes): blocks 6..59 = 54 -> 14 beats; latency 14 + 14 = 28.
+  CHECK(occ == 2);
+  CHECK(lat == 3);
+  // Payload 100..950 (850 bytes): ceil(850/64) = 14 beats; latency 14 + 1.
   rig.piece(s.image, 113, 850, false, &err, &occ, &lat);
   CHECK(occ == 14);
-  CHECK(lat == 28);
-  // Last 50 payload bytes of record 0 (950..999: blocks 59..62 = 4 -> 1 beat, latency 1+14+6 =
-  // 21), its tag, then record 1's prepend and all 200 bytes (first: 13 blocks -> 4 + 1 = 5
-  // beats, latency 5 + 14 + 6 = 25, ending at cumulative beat 6 -> 6 + 25 - 5 = 26), its tag.
-  // Total occupancy 6 beats (datapath: ceil(295/64) = 5); latency max(21, 26) = 26.
+  CHECK(lat == 15);
+  // Last 50 payload bytes of record 0 (950..999): 1 beat completing blocks 59..61 + padded
+  // block 62 + length block = 5 > 4 lists: one spill cycle, tag 5 + 1 after it: latency 7.
+  // Its tag, then record 1's prepend and all 200 bytes (first and last: 4 beats; last list =
+  // padded block 12 + length = 2; the first list, AAD + 4 blocks = 5, spilled a cycle that is
+  // still queued: tag 5 + 1 after the last beat: latency 4 + 6 = 10, ending at cumulative beat
+  // 5 -> 5 + 10 - 4 = 11), its tag. Total occupancy 5 beats (datapath: ceil(295/64) = 5 too);
+  // latency max(7, 11) = 11.
   const size_t rest = s.image.size() - 963;
   REQUIRE(rest == 50 + 16 + 13 + 200 + 16);
   rig.piece(s.image, 963, rest, false, &err, &occ, &lat);
   REQUIRE(err == CqeSyndrome::none);
-  CHECK(occ == 6);
-  CHECK(lat == 26);
+  CHECK(occ == 5);
+  CHECK(lat == 11);
   // A packet of tag bytes only: no engine work, one datapath beat.
   rig.program_progress(0);
   rig.feed(s.image, 0, 1013, true, rng, &err, 1522);
