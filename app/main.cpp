@@ -15,9 +15,11 @@
 #include <systemc>
 
 #include "app/config.h"
+#include "app/engine.h"
 #include "app/replay.h"
 #include "app/scenario.h"
 #include "model/crypto/aes_gcm.h"
+#include "model/tx/gcm_engine.h"
 
 using namespace nicsim;
 
@@ -60,7 +62,7 @@ bool writable_dir_of(const std::string& path) {
 }
 
 struct RunFlags {
-  std::string tls, cipher, bytes, payload, config, pcap, keylog, stats, crypto;
+  std::string tls, cipher, bytes, payload, config, pcap, keylog, stats, crypto, wave, wave_window;
   int64_t record_size = -1, mss = -1, flows = -1;  // -1: not given
   double loss = -1, reorder = -1, burst = -1;
   uint64_t seed = 0;
@@ -83,7 +85,10 @@ void add_run_flags(CLI::App* c, RunFlags& f) {
   c->add_option("--pcap", f.pcap, "write the wire to OUT (.pcap or .pcapng, ns timestamps)");
   c->add_option("--keylog", f.keylog, "write the SSLKEYLOGFILE for OUT");
   c->add_option("--stats", f.stats, "write statistics JSON");
-  c->add_option("--crypto", f.crypto, "AES-GCM engine: behavioural or rtl");
+  c->add_option("--crypto", f.crypto, "AES-GCM engine: behavioural or rtl (the Verilated engine, co-simulated)");
+  c->add_option("--wave", f.wave, "with --crypto rtl: write the engine's waveform to FILE (FST)");
+  c->add_option("--wave-window", f.wave_window,
+                "engine cycles START:END of the waveform (default 0:1000000; either side may be empty)");
   c->add_flag("--quiet", f.quiet, "no summary on stdout");
 }
 
@@ -131,7 +136,7 @@ std::string apply_flags(const RunFlags& f, app::Config& cfg) {
   }
   if (f.flows >= 0) cfg.run.flows = uint32_t(std::min<int64_t>(f.flows, UINT32_MAX));
   if (!f.crypto.empty()) cfg.run.crypto_engine = f.crypto;
-  for (const std::string* o : {&f.pcap, &f.keylog, &f.stats})
+  for (const std::string* o : {&f.pcap, &f.keylog, &f.stats, &f.wave})
     if (!o->empty() && !writable_dir_of(*o)) return *o + ": the folder does not exist";
   std::string v = cfg.validate();
   if (!v.empty()) return "invalid configuration: " + v;
@@ -142,10 +147,18 @@ int do_run(const RunFlags& f) {
   app::Config cfg;
   std::string err = apply_flags(f, cfg);
   if (!err.empty()) return usage_error(err);
-  if (cfg.run.crypto_engine == "rtl") return usage_error("--crypto rtl: the RTL engine bridge is not built into this binary yet");
+  app::WaveOptions wave;
+  wave.path = f.wave;
+  if (!f.wave_window.empty() && !app::parse_wave_window(f.wave_window, &wave))
+    return usage_error("--wave-window " + f.wave_window + ": expected START:END engine cycles with END > START");
+  if (!f.wave_window.empty() && f.wave.empty()) return usage_error("--wave-window: give the waveform file with --wave");
+  std::unique_ptr<model::tx::GcmEngine> engine = app::make_crypto_engine(cfg, wave, &err);
+  if (!err.empty()) return usage_error(err);
   app::Outputs out{f.pcap, f.keylog, f.stats, f.quiet, true};
-  app::RunSummary s = app::run_scenario(cfg, out);
+  app::RunSummary s = app::run_scenario(cfg, out, engine.get());
   if (!f.quiet || !s.ok) app::print_summary(s, cfg);
+  const std::string rtl_line = app::crypto_engine_summary(engine.get());
+  if (!rtl_line.empty() && (!f.quiet || !s.ok)) std::printf("%s\n", rtl_line.c_str());
   if (!s.ok) {
     std::fprintf(stderr, "nicsim: run failed: %s\n", s.error.c_str());
     return 1;

@@ -87,6 +87,7 @@
 #include <CLI/CLI.hpp>
 #include <systemc>
 
+#include "app/engine.h"
 #include "app/host_bridge.h"
 #include "app/stats.h"
 #include "host/driver/mlx5e_tx.h"
@@ -99,6 +100,7 @@
 #include "model/abi/wqe.h"
 #include "model/crypto/tls_record.h"
 #include "model/sc/nic_top.h"
+#include "model/tx/gcm_engine.h"
 
 namespace nicsim::app {
 
@@ -1509,7 +1511,7 @@ ReplaySummary Replay::run() {
   bridge_ = std::make_unique<HostBridge>("host", q_);
   const uint64_t max_ctx = (pre_.syns.count(host_) ? pre_.syns[host_] : 0) + 2;
   uint64_t icm = mem_.alloc(size_t(cfg_.nic.tls_ctx_bytes) * max_ctx, 4096);
-  nic_ = std::make_unique<model::sc::NicTop>("nic", cfg_.nic, &mem_, nullptr, icm,
+  nic_ = std::make_unique<model::sc::NicTop>("nic", cfg_.nic, &mem_, o_.engine, icm,
                                              sc_core::sc_time(cfg_.run.quantum_ns, sc_core::SC_NS));
   driver_ = std::make_unique<drv::Mlx5eTx>(mem_, *nic_, cfg_.driver);
   nic_->on_wire = [this](model::tx::Frame&& fr) { on_wire(std::move(fr)); };
@@ -1694,6 +1696,9 @@ CLI::App* add_replay_command(CLI::App& cli, ReplayFlags& f) {
   c->add_option("--config", f.config, "configuration file (JSON)");
   c->add_option("--stats", f.stats, "write statistics JSON");
   c->add_flag("--quiet", f.quiet, "no summary on stdout");
+  c->add_option("--crypto", f.crypto, "AES-GCM engine: behavioural or rtl (the Verilated engine, co-simulated)");
+  c->add_option("--wave", f.wave, "with --crypto rtl: write the engine's waveform to FILE (FST)");
+  c->add_option("--wave-window", f.wave_window, "engine cycles START:END of the waveform (default 0:1000000)");
   return c;
 }
 
@@ -1704,12 +1709,27 @@ int do_replay(const ReplayFlags& f) {
     std::fprintf(stderr, "nicsim: %s\n", err.c_str());
     return 2;
   }
+  if (!f.crypto.empty()) cfg.run.crypto_engine = f.crypto;
   std::string v = cfg.validate();
   if (!v.empty()) {
     std::fprintf(stderr, "nicsim: invalid configuration: %s\n", v.c_str());
     return 2;
   }
+  // --crypto rtl: the engine outlives the replay (app/engine.h).
+  WaveOptions wave;
+  wave.path = f.wave;
+  if (!f.wave_window.empty() && (f.wave.empty() || !parse_wave_window(f.wave_window, &wave))) {
+    std::fprintf(stderr, "nicsim: --wave-window %s: expected START:END engine cycles with END > START, and --wave FILE\n",
+                 f.wave_window.c_str());
+    return 2;
+  }
+  std::unique_ptr<model::tx::GcmEngine> engine = make_crypto_engine(cfg, wave, &err);
+  if (!err.empty()) {
+    std::fprintf(stderr, "nicsim: %s\n", err.c_str());
+    return 2;
+  }
   ReplayOptions o;
+  o.engine = engine.get();
   o.pcap = f.pcap;
   o.keylog = f.keylog;
   o.out = f.out;
@@ -1722,6 +1742,8 @@ int do_replay(const ReplayFlags& f) {
     return 1;
   }
   if (!f.quiet || !s.ok) print_replay_summary(s);
+  const std::string rtl_line = crypto_engine_summary(engine.get());
+  if (!rtl_line.empty() && (!f.quiet || !s.ok)) std::printf("%s\n", rtl_line.c_str());
   if (!s.ok) {
     std::fprintf(stderr, "nicsim replay: failed: %s\n", s.error.c_str());
     return 1;

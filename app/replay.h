@@ -16,6 +16,9 @@
 namespace CLI {
 class App;
 }
+namespace nicsim::model::tx {
+class GcmEngine;
+}
 
 namespace nicsim::app {
 
@@ -30,6 +33,8 @@ struct ReplayOptions {
   // Lookahead bound: a frame waits until the records covering its bytes are complete in the
   // capture. Past this many buffered bytes the waiting connection is given up (passes through).
   uint64_t lookahead_limit_bytes = 64u << 20;
+  // The AES-GCM engine (app/engine.h); nullptr: the NIC's behavioural engine.
+  model::tx::GcmEngine* engine = nullptr;
 };
 
 struct ReplaySummary {
@@ -53,7 +58,7 @@ void print_replay_summary(const ReplaySummary& s);
 
 // The command line of `nicsim replay` (kept here so main.cpp only wires it in).
 struct ReplayFlags {
-  std::string pcap, keylog, out, host, config, stats;
+  std::string pcap, keylog, out, host, config, stats, crypto, wave, wave_window;
   bool quiet = false;
 };
 CLI::App* add_replay_command(CLI::App& cli, ReplayFlags& f);
