@@ -40,10 +40,12 @@ class CosimError : public std::runtime_error {
 };
 
 struct RtlGcmEngineOptions {
-  // Cycles between the command's hand-over and the first data beat. 24 covers the cold path
-  // (command FIFO, generator, E_K(0)/E_K(J0) beat, 15 AES stages, keystream FIFO: 19 cycles
-  // measured) so the first beat finds its keystream waiting; 0 gives the cold figure.
-  uint32_t cmd_lead_cycles = 24;
+  // Cycles between the command's hand-over and the first data beat. 20 covers the cold path at
+  // every LANES (command FIFO and generator 2, 15 AES stages, the E_K(0)/E_K(J0) beat(s), the
+  // second keystream beat: 19 at LANES >= 2, 20 at LANES = 1) so the first beat finds its
+  // keystream waiting, as in the NIC; more changes nothing but the cycles stepped; 0 gives
+  // the cold figures.
+  uint32_t cmd_lead_cycles = 20;
   // A piece that has not completed after this many cycles is an RTL hang.
   uint64_t timeout_cycles = 1'000'000;
   // Waveform of the engine (FST when the file name ends in .fst, else VCD) for engine cycles

@@ -55,7 +55,7 @@ struct GcmEngineParams {
   uint32_t aes128_latency_cycles = 15; // AES-CTR pipeline depth: input stage + 14 round stages
   uint32_t aes256_latency_cycles = 15; // (AES-128 rides through the last 4: same depth)
   uint32_t tag_latency_cycles = 5;     // last data beat in -> tag out through an idle GHASH
-  uint32_t cmd_lead_cycles = 24;       // cycles the segment's command precedes its data
+  uint32_t cmd_lead_cycles = 20;       // cycles the segment's command precedes its data
   uint32_t flow_slots = 16;            // record contexts in the engine (RTL FLOWS)
 };
 

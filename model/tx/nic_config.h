@@ -13,7 +13,7 @@ struct NicConfig {
   uint32_t aes128_latency_cycles = 15;
   uint32_t aes256_latency_cycles = 15;
   uint32_t tag_latency_cycles = 5;
-  uint32_t crypto_cmd_lead_cycles = 24;
+  uint32_t crypto_cmd_lead_cycles = 20;
   uint32_t crypto_flow_slots = 16;
   double line_rate_gbps = 100.0;
   uint32_t mtu_bytes = 1500;
@@ -44,7 +44,7 @@ struct NicConfig {
     v("tag_latency_cycles", tag_latency_cycles, "cycles",
       "last data beat in to tag out through an idle GHASH: item FIFO, front, 2 Karatsuba stages, loop (rtl/README.md: 5; block-list spills add, gcm_engine.cpp)");
     v("crypto_cmd_lead_cycles", crypto_cmd_lead_cycles, "cycles",
-      "engine command ahead of the payload: known from descriptor and context a DMA read (>= 550 ns) before the data; >= 19 hides the keystream (1-cycle data latency), 24 is what the RTL bridge steps");
+      "engine command ahead of the payload: known from descriptor and context a DMA read (>= 550 ns) before the data; >= 20 hides the keystream at any lane count (1-cycle data latency); more only costs the RTL bridge cycles");
     v("crypto_flow_slots", crypto_flow_slots, "records",
       "record contexts in the AES-GCM engine (RTL FLOWS, rtl/README.md: 16 x 929 bits at 4 lanes); a slot reused by another key recomputes the powers of H");
     v("line_rate_gbps", line_rate_gbps, "Gb/s", "Ethernet line rate of mac_tx (100 GbE, N1)");

@@ -387,15 +387,15 @@ TEST_CASE("aes_gcm: context table rejects malformed static / progress params", "
 // Cycle costs: the RTL engine's (rtl/README.md), reproduced by timing_for and checked cycle for
 // cycle against the Verilated engine by testbench/model/cosim. Defaults: 4 lanes (64-byte
 // beats), AES pipeline 15 both key sizes, tag 5 cycles after the last beat through an idle
-// GHASH, command 24 cycles ahead of the data (more than the 19 the keystream needs, so no
-// stall). occupancy = beats of the segment's own bytes (ceil(n / 64)); latency = occupancy + 1
+// GHASH, command 20 cycles ahead of the data (enough for the keystream at any lane count, so
+// no stall). occupancy = beats of the segment's own bytes (ceil(n / 64)); latency = occupancy + 1
 // (a ciphertext beat leaves one cycle after its plaintext) or, on a record's last segment,
 // occupancy + 5 + the GHASH spill cycles of the last block list (blocks the last beat completes
 // + padded partial block + length block, more than 4 = one more cycle); on a record of one
 // multi-beat segment also the first list's spill (AAD block + 4 data blocks).
 
 namespace {
-GcmTiming timing(uint32_t off, uint32_t n, bool first, bool last, Cipher c, uint32_t lanes = 4, uint32_t lead = 24,
+GcmTiming timing(uint32_t off, uint32_t n, bool first, bool last, Cipher c, uint32_t lanes = 4, uint32_t lead = 20,
                  bool new_key = false, bool dump = false) {
   GcmSegment seg;
   seg.cipher = c;
@@ -421,54 +421,56 @@ TEST_CASE("gcm engine timing: hand-computed occupancy and latency", "[aes_gcm][t
   const Case cases[] = {
       // 1448 bytes: ceil(1448/64) = 23 beats, +1 for the ciphertext out. Key size, offset and
       // record start do not change it (the keystream waits for the data).
-      {0, 1448, true, false, Cipher::aes128gcm, 4, 24, false, false, 23, 24},
-      {1448, 1448, false, false, Cipher::aes128gcm, 4, 24, false, false, 23, 24},
-      {1448, 1448, false, false, Cipher::aes256gcm, 4, 24, false, false, 23, 24},
+      {0, 1448, true, false, Cipher::aes128gcm, 4, 20, false, false, 23, 24},
+      {1448, 1448, false, false, Cipher::aes128gcm, 4, 20, false, false, 23, 24},
+      {1448, 1448, false, false, Cipher::aes256gcm, 4, 20, false, false, 23, 24},
       // 2 bytes straddling a block edge (15..16): one beat of input.
-      {15, 2, false, false, Cipher::aes128gcm, 4, 24, false, false, 1, 2},
+      {15, 2, false, false, Cipher::aes128gcm, 4, 20, false, false, 1, 2},
       // ... also at 1 lane: the input beat carries 16 bytes of the segment, not a block.
-      {15, 2, false, false, Cipher::aes128gcm, 1, 24, false, false, 1, 2},
+      {15, 2, false, false, Cipher::aes128gcm, 1, 20, false, false, 1, 2},
       // 64 bytes from offset 8: one beat (old block-based count said 2).
-      {8, 64, false, false, Cipher::aes128gcm, 4, 24, false, false, 1, 2},
-      {16, 16, false, false, Cipher::aes128gcm, 4, 24, false, false, 1, 2},
+      {8, 64, false, false, Cipher::aes128gcm, 4, 20, false, false, 1, 2},
+      {16, 16, false, false, Cipher::aes128gcm, 4, 20, false, false, 1, 2},
       // Last 384 bytes of a 16384-byte record: 6 beats; the last beat completes blocks
       // 1020..1023 (4) + length block = 5 > 4: one spill cycle; 6 + 5 + 1 = 12.
-      {16000, 384, false, true, Cipher::aes256gcm, 4, 24, false, false, 6, 12},
+      {16000, 384, false, true, Cipher::aes256gcm, 4, 20, false, false, 6, 12},
       // Last 50 bytes of a 1000-byte record: blocks 59..61 completed + padded 62 + length = 5:
       // spill; 1 + 5 + 1 = 7.
-      {950, 50, false, true, Cipher::aes128gcm, 4, 24, false, false, 1, 7},
+      {950, 50, false, true, Cipher::aes128gcm, 4, 20, false, false, 1, 7},
       // Last 469 bytes of 16384 from 15915: 8 beats, the last from 16363 (block 1022)
       // completes blocks 1022..1023 (2) + length = 3 <= 4: no spill; 8 + 5 = 13 (the RTL's
       // own figure in test_cosim_engine).
-      {15915, 469, false, true, Cipher::aes128gcm, 4, 24, false, false, 8, 13},
+      {15915, 469, false, true, Cipher::aes128gcm, 4, 20, false, false, 8, 13},
       // Whole 16384-byte record in one segment: 256 beats; tag 5 + last-list spill 1 + the
       // first list (AAD + 4 blocks = 5) spill 1 still queued in GHASH: 256 + 7.
-      {0, 16384, true, true, Cipher::aes128gcm, 4, 24, false, false, 256, 263},
+      {0, 16384, true, true, Cipher::aes128gcm, 4, 20, false, false, 256, 263},
       // ... the first record on a new key: H^2..H^4 take the GHASH front 3 cycles; the
       // ciphertext FIFO holds 4 beats, the 5th and 6th wait: +2 occupancy, +1 backlog.
-      {0, 16384, true, true, Cipher::aes128gcm, 4, 24, true, false, 258, 266},
+      {0, 16384, true, true, Cipher::aes128gcm, 4, 20, true, false, 258, 266},
       // ... a 4-beat first segment on a new key does not stall the input (FIFO), the 3 cycles
       // delay only its tag: 200 bytes (4 beats, last list: pad + length = 2) -> 4 + 5 + 1 + 3.
-      {0, 200, true, true, Cipher::aes128gcm, 4, 24, true, false, 4, 13},
+      {0, 200, true, true, Cipher::aes128gcm, 4, 20, true, false, 4, 13},
       // Empty record (TLS 1.2, no data): its command occupies a cycle. Its tag needs only the
       // command: E_K(0)/E_K(J0) beat (2 + 15 + 1), then AAD + length through GHASH (5) = 23
-      // cycles after the command, i.e. before the data would have come 24 cycles later: the
-      // one cycle. Commanded with its data (lead 0): 23; a new key's H powers: + 3.
+      // cycles after the command, 3 after the data would have come (lead 20); a lead of 24:
+      // before that, so the one cycle. Commanded with its data (lead 0): 23; a new key's H
+      // powers: + 3.
+      {0, 0, true, true, Cipher::aes128gcm, 4, 20, false, false, 1, 3},
       {0, 0, true, true, Cipher::aes128gcm, 4, 24, false, false, 1, 1},
-      {0, 0, true, true, Cipher::aes256gcm, 4, 24, true, false, 1, 2},
+      {0, 0, true, true, Cipher::aes256gcm, 4, 20, true, false, 1, 6},
       {0, 0, true, true, Cipher::aes128gcm, 4, 0, false, false, 1, 23},
       {0, 0, true, true, Cipher::aes128gcm, 4, 0, true, false, 1, 26},
       // A zero-byte segment mid-record: one cycle, nothing out.
-      {100, 0, false, false, Cipher::aes128gcm, 4, 24, false, false, 1, 1},
+      {100, 0, false, false, Cipher::aes128gcm, 4, 20, false, false, 1, 1},
       // DUMP without the record's end: nothing comes out, latency = occupancy.
-      {1448, 1448, false, false, Cipher::aes128gcm, 4, 24, false, true, 23, 23},
+      {1448, 1448, false, false, Cipher::aes128gcm, 4, 20, false, true, 23, 23},
       // DUMP ending the record still computes the tag: 384 from 16000 as above.
-      {16000, 384, false, true, Cipher::aes128gcm, 4, 24, false, true, 6, 12},
+      {16000, 384, false, true, Cipher::aes128gcm, 4, 20, false, true, 6, 12},
       // 65 bytes from offset 8 at 1, 2 and 8 lanes: 5, 3 and 1 beats.
-      {8, 65, false, false, Cipher::aes128gcm, 1, 24, false, false, 5, 6},
-      {8, 65, false, false, Cipher::aes128gcm, 2, 24, false, false, 3, 4},
+      {8, 65, false, false, Cipher::aes128gcm, 1, 20, false, false, 5, 6},
+      {8, 65, false, false, Cipher::aes128gcm, 2, 20, false, false, 3, 4},
       // 8 lanes, first and last in one beat: AAD + 4 completed + padded + length = 7 <= 8.
-      {0, 65, true, true, Cipher::aes256gcm, 8, 24, false, false, 1, 6},
+      {0, 65, true, true, Cipher::aes256gcm, 8, 20, false, false, 1, 6},
       // Command arriving with the data (lead 0): the first beat waits for the command FIFO and
       // generator (2), the AES pipeline (15), the E_K(0)/E_K(J0) beat on a record's first
       // segment (1) and, when the segment needs two keystream beats, the second (1): 19 here.
@@ -489,7 +491,7 @@ TEST_CASE("gcm engine timing: hand-computed occupancy and latency", "[aes_gcm][t
 
 TEST_CASE("gcm engine: process reports timing_for, refuses a segment that does not continue the record",
           "[aes_gcm][timing]") {
-  BehaviouralGcmEngine e(GcmEngineParams{4, 15, 15, 5, 24});
+  BehaviouralGcmEngine e(GcmEngineParams{4, 15, 15, 5, 20});
   uint8_t key[16] = {1, 2, 3};
   uint8_t buf[200] = {}, tag[16];
   GcmSegment seg;
