@@ -257,18 +257,21 @@ TEST_CASE("cosim: empty record + zero-length piece and a piece straddling every 
   // An empty record (TLS 1.2 allows one): only a tag, from the AAD; from its command: the
   // E_K(0)/E_K(J0) beat (2 + 15 + 1), GHASH (5), the new key's powers of H (3) = 26, minus
   // the lead (20) = 6. Then the same key again: 23 - 20 = 3.
+  // (Figures for the default LANES = 4; other builds are checked against the behavioural
+  // engine only.)
+  const bool lanes4 = RtlGcmEngine::lanes() == 4;
   CHECK(both(rtl, beh, piece(1, key, 0, 0, 0), {}, &t));
   CHECK(t.occupancy_cycles == 1);
-  CHECK(t.latency_cycles == 6);
+  if (lanes4) CHECK(t.latency_cycles == 6);
   CHECK(both(rtl, beh, piece(1, key, 0, 0, 0), {}, &t));
-  CHECK(t.latency_cycles == 3);
+  if (lanes4) CHECK(t.latency_cycles == 3);
   // A record cut 1 byte at a time for its first 40 bytes, then the rest.
   std::vector<uint8_t> d(300);
   for (size_t i = 0; i < d.size(); ++i) d[i] = uint8_t(i * 13);
   for (uint32_t off = 0; off < 40; ++off) CHECK(both(rtl, beh, piece(2, key, off, 1, 300), {d[off]}));
   CHECK(both(rtl, beh, piece(2, key, 40, 0, 300), {}));  // zero bytes mid-record
   CHECK(both(rtl, beh, piece(2, key, 40, 260, 300), std::vector<uint8_t>(d.begin() + 40, d.end()), &t));
-  CHECK(t.occupancy_cycles == 5);  // ceil(260 / 64) beats
+  CHECK(t.occupancy_cycles == (260 + 16 * RtlGcmEngine::lanes() - 1) / (16 * RtlGcmEngine::lanes()));  // beats
   CHECK(rtl.stats().records == 3);
 }
 
@@ -350,16 +353,17 @@ TEST_CASE("cosim: the engine clock runs on across pieces and the waveform of a w
     BehaviouralGcmEngine beh(params_for_lead(o.cmd_lead_cycles));
     const uint8_t key[16] = {1};
     uint64_t before = rtl.cycle();
+    const uint64_t beats = (1448 + 16 * RtlGcmEngine::lanes() - 1) / (16 * RtlGcmEngine::lanes());
     for (uint32_t off = 0; off < 4 * 1448; off += 1448) {
       CHECK(both(rtl, beh, piece(9, key, off, 1448, 4 * 1448), std::vector<uint8_t>(1448, uint8_t(off))));
-      // At least the command lead and the 23 beats, every time.
-      CHECK(rtl.cycle() >= before + o.cmd_lead_cycles + 23);
+      // At least the command lead and the beats (23 at 4 lanes), every time.
+      CHECK(rtl.cycle() >= before + o.cmd_lead_cycles + beats);
       before = rtl.cycle();
     }
     cycles = rtl.cycle();
     CHECK(rtl.stats().cycles == cycles);
-    CHECK(rtl.stats().beats_in == 4 * 23);
-    CHECK(rtl.stats().beats_out == 4 * 23);
+    CHECK(rtl.stats().beats_in == 4 * beats);
+    CHECK(rtl.stats().beats_out == 4 * beats);
     CHECK(rtl.stats().tags == 1);
   }  // the destructor closes the file
   REQUIRE(cycles > 150);

@@ -46,9 +46,21 @@ struct Run {
   Capture cap;
 };
 
-Run run(const std::string& args, const std::string& engine, const std::string& tag) {
+// The configuration that matches the verilated engine (a -DNICSIM_RTL_LANES/FLOWS build other
+// than 4/16), merged with a scenario's own settings; both engines run with it.
+std::string engine_config(const std::string& tag, const json& extra = json::object()) {
+  json j = extra;
+  j["nic"]["crypto_lanes"] = NICSIM_RTL_LANES;
+  j["nic"]["crypto_flow_slots"] = NICSIM_RTL_FLOWS;
+  const std::string path = scratch_dir() + "/" + tag + "-engine.json";
+  std::ofstream(path) << j.dump();
+  return path;
+}
+
+Run run(std::string args, const std::string& engine, const std::string& tag) {
   Run x;
   const std::string base = scratch_dir() + "/" + tag + "-" + engine;
+  if (args.find("--config") == std::string::npos) args += " --config " + engine_config(tag);
   x.r = run_cmd(nicsim_bin() + " run --quiet " + args + " --crypto " + engine + " --pcap " + base + ".pcap --stats " +
                 base + ".json");
   INFO(nicsim_bin() << " run " << args << " --crypto " << engine << "\n" << x.r.out << x.r.err);
@@ -126,8 +138,7 @@ TEST_CASE("cosim system: 4 flows + burst loss + reordering + other record sizes 
   compare("--record-size 64 --bytes 200K", "rs64", false);
   compare("--record-size 1000 --mss 536 --bytes 500K --loss 0.01", "rs1000", true);
   compare("--record-size 4096 --tls 1.3 --bytes 1M --loss 0.01 --seed 9", "rs4096", true);
-  const std::string cfg = scratch_dir() + "/down.json";
-  std::ofstream(cfg) << R"({"run": {"device_down_after_bytes": 1048576}})";
+  const std::string cfg = engine_config("down", json::parse(R"({"run": {"device_down_after_bytes": 1048576}})"));
   compare("--bytes 2M --loss 0.01 --seed 3 --config " + cfg, "down", false);
 }
 
@@ -142,7 +153,8 @@ TEST_CASE("cosim replay: the committed captures replay to the same frames throug
       const std::string out = scratch_dir() + "/replay-" + t + "-" + engine + ".pcapng";
       const std::string st = scratch_dir() + "/replay-" + t + "-" + engine + ".json";
       CmdResult r = run_cmd(nicsim_bin() + " replay --quiet --pcap " + dir + t + ".pcapng --keylog " + dir + t +
-                            ".keys --out " + out + " --stats " + st + " --crypto " + engine);
+                            ".keys --out " + out + " --stats " + st + " --crypto " + engine + " --config " +
+                            engine_config("replay"));
       INFO(engine << ": " << r.out << r.err);
       REQUIRE(r.exit_code == 0);
       caps.push_back(read_capture(out));
@@ -170,8 +182,9 @@ TEST_CASE("cosim replay: the committed captures replay to the same frames throug
 
 TEST_CASE("cosim system: --wave writes an FST of the chosen engine window - bad uses are refused", "[rtl]") {
   const std::string wave = scratch_dir() + "/run.fst";
+  const std::string cfg = " --config " + engine_config("wave");
   CmdResult r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --crypto rtl --wave " + wave +
-                        " --wave-window 1000:3000");
+                        " --wave-window 1000:3000" + cfg);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   const std::string f = read_file(wave);
@@ -181,10 +194,10 @@ TEST_CASE("cosim system: --wave writes an FST of the chosen engine window - bad 
   r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --wave " + wave);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--crypto rtl") != std::string::npos);
-  r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --crypto rtl --wave " + wave + " --wave-window 5:5");
+  r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --crypto rtl --wave " + wave + " --wave-window 5:5" + cfg);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--wave-window") != std::string::npos);
-  r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --crypto rtl --wave /nonexistent-dir/x.fst");
+  r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --crypto rtl --wave /nonexistent-dir/x.fst" + cfg);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("/nonexistent-dir/x.fst") != std::string::npos);
 }
@@ -193,7 +206,9 @@ TEST_CASE("cosim system: more connections with records in flight than engine slo
           "[rtl]") {
   // 40 connections sending at once keep more than 16 records in flight: the verilated engine
   // (FLOWS=16) cannot hold them and the run says so instead of producing a wrong capture.
-  CmdResult r = run_cmd(nicsim_bin() + " run --quiet --flows 40 --bytes 256K --crypto rtl");
+  // (2.5 x FLOWS connections: 40 with the default 16.)
+  CmdResult r = run_cmd(nicsim_bin() + " run --quiet --flows " + std::to_string(NICSIM_RTL_FLOWS * 5 / 2) +
+                        " --bytes 256K --crypto rtl --config " + engine_config("flows40"));
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("FLOWS=") != std::string::npos);
