@@ -28,6 +28,7 @@
 namespace {
 
 constexpr unsigned kBeatBytes = 16 * NICSIM_RTL_LANES;
+constexpr unsigned kLastBeat = (1448 + kBeatBytes - 1) / kBeatBytes - 1;  // of a 1448-byte segment
 
 template <std::size_t W>
 void put_bytes(VlWide<W>& w, const uint8_t* p, size_t n) {
@@ -83,10 +84,10 @@ class Driver {
       t_->cmd_valid_i = 1;
     }
     if (!t_->in_valid_i) {
-      const unsigned n = beat_ == 22 ? 1448 - 22 * kBeatBytes : kBeatBytes;
+      const unsigned n = beat_ == kLastBeat ? 1448 - kLastBeat * kBeatBytes : kBeatBytes;
       put_bytes(t_->in_data_i, data_ + beat_ * kBeatBytes, n);
       t_->in_bytes_i = uint8_t(n);
-      t_->in_last_i = beat_ == 22;
+      t_->in_last_i = beat_ == kLastBeat;
       t_->in_valid_i = 1;
     }
   }
@@ -112,7 +113,7 @@ class Driver {
     }
     if (in_fire_) {
       t_->in_valid_i = 0;
-      beat_ = beat_ == 22 ? 0 : beat_ + 1;
+      beat_ = beat_ == kLastBeat ? 0 : beat_ + 1;
     }
     cycles++;
   }
