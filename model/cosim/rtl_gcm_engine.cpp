@@ -257,8 +257,8 @@ struct RtlGcmEngine::Impl {
     t.cmd_valid_i = 1;
     t.in_valid_i = 0;
 
-    // Dump pieces go through the engine but nothing comes out: their bytes land in a scratch
-    // buffer only so a stray beat would be caught, never written to `out`.
+    // Dump pieces go through the engine but nothing may come out: step() is given no room for
+    // their output, so a stray beat is an error, and `out` is never written.
     const uint32_t beats = (n + kBeatBytes - 1) / kBeatBytes;
     const uint64_t data_cycle = cycle + opt.cmd_lead_cycles;  // first data beat offered
     const uint64_t deadline = cycle + opt.cmd_lead_cycles + opt.timeout_cycles;
