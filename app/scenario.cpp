@@ -541,18 +541,9 @@ bool Scenario::peer_xmit(Flow& f, const tcp::Segment& s) {
   }
   for (uint32_t i = 0; i < nseg; i++) {
     uint32_t o = i * mss, len = std::min(mss, s.payload_len - std::min(s.payload_len, o));
-    trace::TcpHeaderFields h;
+    trace::TcpHeaderFields h = drv::header_fields(s, f.ip_id_p++);
     h.seq = s.seq + o;
-    h.ack = s.ack;
-    h.flags = s.flags;
     if (i + 1 < nseg) h.flags &= uint8_t(~(tcp::kFin | tcp::kPsh));
-    h.window = s.window;
-    h.has_ts = s.has_ts;
-    h.tsval = s.tsval;
-    h.tsecr = s.tsecr;
-    h.mss_opt = s.mss_opt;
-    h.wscale_opt = s.wscale_opt;
-    h.ip_id = f.ip_id_p++;
     std::vector<uint8_t> fr = trace::build_headers(f.p2h, h, len, false);
     fr.insert(fr.end(), payload.begin() + o, payload.begin() + o + len);
     if (fr.size() < 60) fr.resize(60, 0);

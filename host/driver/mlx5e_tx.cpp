@@ -9,6 +9,21 @@ namespace nicsim::host::driver {
 
 using namespace abi;
 
+trace::TcpHeaderFields header_fields(const tcp::Segment& s, uint16_t ip_id) {
+  trace::TcpHeaderFields h;
+  h.seq = s.seq;
+  h.ack = s.ack;
+  h.flags = s.flags;
+  h.window = s.window;
+  h.has_ts = s.has_ts;
+  h.tsval = s.tsval;
+  h.tsecr = s.tsecr;
+  h.mss_opt = s.mss_opt;
+  h.wscale_opt = s.wscale_opt;
+  h.ip_id = ip_id;
+  return h;
+}
+
 // ---------------------------------------------------------------------------------------------
 // KtlsTxContext: mlx5e_ktls_add_tx / mlx5e_ktls_del_tx.
 
@@ -80,8 +95,14 @@ uint8_t* Mlx5eTx::reserve(Sq& sq, uint16_t wqebbs, uint16_t* pi) {
   uint32_t idx = sq.pc & mask;
   uint32_t contig = cfg_.sq_size_wqebbs - idx;
   if (contig < wqebbs) post_nop(sq, false, uint16_t(contig));
-  idx = sq.pc & mask;
   *pi = sq.pc;
+  return claim(sq, wqebbs);
+}
+
+// Takes wqebbs blocks at the producer counter (the caller made sure they do not wrap): zeroed,
+// with fresh completion bookkeeping.
+uint8_t* Mlx5eTx::claim(Sq& sq, uint16_t wqebbs) {
+  const uint32_t idx = sq.pc & (cfg_.sq_size_wqebbs - 1);
   uint8_t* p = mem_.ptr(sq.ring_addr + uint64_t(idx) * kWqebbBytes, size_t(wqebbs) * kWqebbBytes);
   std::memset(p, 0, size_t(wqebbs) * kWqebbBytes);
   WqeInfo& wi = sq.wi[idx];
@@ -109,17 +130,9 @@ void Mlx5eTx::post_nop(Sq& sq, bool fence, uint16_t wqebbs) {
   // A NOP spanning several WQEBBs pads the ring edge; ds_count ≤ 255 limits one to 63 blocks.
   while (wqebbs > 0) {
     uint16_t n = std::min<uint16_t>(wqebbs, 63);
-    const uint32_t idx = sq.pc & (cfg_.sq_size_wqebbs - 1);
-    uint8_t* p = mem_.ptr(sq.ring_addr + uint64_t(idx) * kWqebbBytes, size_t(n) * kWqebbBytes);
-    std::memset(p, 0, size_t(n) * kWqebbBytes);
     CtrlSeg c = make_ctrl(Opcode::nop, 0, sq.pc, size_t(n) * kDsPerWqebb, fence ? kFenceInitiatorSmall : 0, sq.sqn, 0);
+    uint8_t* p = claim(sq, n);
     std::memcpy(p, &c, sizeof c);
-    WqeInfo& wi = sq.wi[idx];
-    wi.num_wqebbs = n;
-    wi.dump_bytes = 0;
-    wi.owner = nullptr;
-    wi.refs.clear();
-    sq.pc = uint16_t(sq.pc + n);
     wqebbs = uint16_t(wqebbs - n);
     stats_.tx_nop++;
   }
@@ -175,19 +188,8 @@ void Mlx5eTx::post_dump(Sq& sq, KtlsTxContext& k, uint64_t addr, uint32_t len, b
 }
 
 bool Mlx5eTx::post_data(Sq& sq, const tcp::Segment& s, const SkbMeta& m, uint32_t tisn) {
-  trace::TcpHeaderFields h;
-  h.seq = s.seq;
-  h.ack = s.ack;
-  h.flags = s.flags;
-  h.window = s.window;
-  h.has_ts = s.has_ts;
-  h.tsval = s.tsval;
-  h.tsecr = s.tsecr;
-  h.mss_opt = s.mss_opt;
-  h.wscale_opt = s.wscale_opt;
-  h.ip_id = m.ip_id;
   std::vector<uint8_t> hdr = m.hdr ? std::vector<uint8_t>(m.hdr, m.hdr + m.hdr_len)
-                                   : trace::build_headers(*m.addr, h, s.payload_len, false);
+                                   : trace::build_headers(*m.addr, header_fields(s, m.ip_id), s.payload_len, false);
   if (hdr.size() > kMaxInlineHdrBytes) return false;
   // Gather list: one data segment per frag. More frags than a WQE takes → copy into one
   // bounce buffer (skb_linearize).

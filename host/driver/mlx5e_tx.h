@@ -94,6 +94,9 @@ struct SkbMeta {
 
 enum class XmitResult { sent, dropped, busy };
 
+// The TCP/IP header fields an skb carries, as the frame builder takes them.
+trace::TcpHeaderFields header_fields(const tcp::Segment& s, uint16_t ip_id);
+
 class Mlx5eTx {
  public:
   Mlx5eTx(HostMemory& mem, abi::NicDeviceOps& nic, DriverConfig cfg);
@@ -132,6 +135,7 @@ class Mlx5eTx {
   };
   uint32_t stop_room() const;
   uint8_t* reserve(Sq& sq, uint16_t wqebbs, uint16_t* pi);
+  uint8_t* claim(Sq& sq, uint16_t wqebbs);
   void post_nop(Sq& sq, bool fence, uint16_t wqebbs = 1);
   void post_static_params(Sq& sq, KtlsTxContext& k, bool fence);
   void post_progress_params(Sq& sq, KtlsTxContext& k, bool fence);

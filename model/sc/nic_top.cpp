@@ -50,11 +50,11 @@ void StageShell::forward(WqeTxn& t, TimePs ready_ps) {
 
 DmaStageShell::DmaStageShell(sc_module_name n) : StageShell(n), dma("dma") {}
 
-TimePs DmaStageShell::dma_read(uint64_t addr, uint8_t* dst, uint32_t len, TimePs issue_ps) {
+TimePs DmaStageShell::dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len, TimePs issue_ps) {
   tlm::tlm_generic_payload gp;
-  gp.set_command(tlm::TLM_READ_COMMAND);
+  gp.set_command(cmd);
   gp.set_address(addr);
-  gp.set_data_ptr(dst);
+  gp.set_data_ptr(data);
   gp.set_data_length(len);
   gp.set_streaming_width(len);
   sc_time d = ps(issue_ps) - sc_time_stamp();
@@ -63,17 +63,13 @@ TimePs DmaStageShell::dma_read(uint64_t addr, uint8_t* dst, uint32_t len, TimePs
   return to_ps(sc_time_stamp() + d);
 }
 
+TimePs DmaStageShell::dma_read(uint64_t addr, uint8_t* dst, uint32_t len, TimePs issue_ps) {
+  return dma_access(tlm::TLM_READ_COMMAND, addr, dst, len, issue_ps);
+}
+
 TimePs DmaStageShell::dma_write(uint64_t addr, const uint8_t* src, uint32_t len, TimePs issue_ps) {
-  tlm::tlm_generic_payload gp;
-  gp.set_command(tlm::TLM_WRITE_COMMAND);
-  gp.set_address(addr);
-  gp.set_data_ptr(const_cast<uint8_t*>(src));
-  gp.set_data_length(len);
-  gp.set_streaming_width(len);
-  sc_time d = ps(issue_ps) - sc_time_stamp();
-  dma->b_transport(gp, d);
-  if (gp.get_response_status() != tlm::TLM_OK_RESPONSE) return UINT64_MAX;
-  return to_ps(sc_time_stamp() + d);
+  // The target only reads from the buffer for a write command.
+  return dma_access(tlm::TLM_WRITE_COMMAND, addr, const_cast<uint8_t*>(src), len, issue_ps);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -81,6 +81,9 @@ class DmaStageShell : public StageShell {
   // Blocking TLM read/write at time issue_ps; returns completion time, or UINT64_MAX on a fault.
   TimePs dma_read(uint64_t addr, uint8_t* dst, uint32_t len, TimePs issue_ps);
   TimePs dma_write(uint64_t addr, const uint8_t* src, uint32_t len, TimePs issue_ps);
+
+ private:
+  TimePs dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len, TimePs issue_ps);
 };
 
 class NicTop : public sc_core::sc_module, public abi::NicDeviceOps {
