@@ -1,6 +1,8 @@
 // Ethernet / IPv4 / IPv6 / TCP framing and the Internet checksum. See packet.h for the contract.
 #include "host/trace/packet.h"
 
+#include "model/abi/inet_csum.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -49,12 +51,6 @@ inline void wr32(uint8_t* p, uint32_t v) {
   p[1] = uint8_t(v >> 16);
   p[2] = uint8_t(v >> 8);
   p[3] = uint8_t(v);
-}
-
-inline uint64_t load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
 }
 
 // One's complement addition of two values already folded to 16 bits (or any 32-bit values),
@@ -147,60 +143,8 @@ FlowAddr FlowAddr::reversed() const {
 // Checksums
 
 uint32_t csum_partial(const uint8_t* p, size_t n, uint32_t initial) {
-  // Sum native-endian 32-bit halves of 8-byte loads into 64-bit accumulators: no carries to
-  // track inside the loop (two independent chains, about one load and two adds per 8 bytes).
-  // Folding the 64-bit total to 16 bits gives the one's complement sum of native 16-bit words;
-  // on a little-endian host that is the byte-swapped big-endian sum (RFC 1071 §2(B)), so one
-  // swap at the end gives the big-endian sum. Each 8-byte step adds < 2^33, so a block of
-  // 2^29 steps (4 GiB) per accumulator cannot overflow 2^63.
-  constexpr size_t kMaxSteps = size_t(1) << 29;
-  uint64_t total = 0;
-  while (n >= 8) {
-    size_t steps = n / 8 < kMaxSteps ? n / 8 : kMaxSteps;
-    uint64_t a0 = 0, a1 = 0;
-    const uint8_t* end = p + 8 * steps;
-    for (; p + 16 <= end; p += 16) {
-      uint64_t v0 = load64(p);
-      uint64_t v1 = load64(p + 8);
-      a0 += (v0 & 0xffffffffu) + (v0 >> 32);
-      a1 += (v1 & 0xffffffffu) + (v1 >> 32);
-    }
-    if (p < end) {
-      uint64_t v0 = load64(p);
-      a0 += (v0 & 0xffffffffu) + (v0 >> 32);
-      p += 8;
-    }
-    n -= 8 * steps;
-    total += fold16(a0) + uint64_t(fold16(a1));  // < 2^18 per block: no overflow
-  }
-  // Tail of 0..7 bytes, starting at an even offset, so native 16-bit lanes stay aligned.
-  if (n & 4) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    total += v;
-    p += 4;
-  }
-  if (n & 2) {
-    uint16_t v;
-    std::memcpy(&v, p, 2);
-    total += v;
-    p += 2;
-  }
-  if (n & 1) {
-    // An odd final byte is the high byte of a zero-padded big-endian word (RFC 1071).
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    total += *p;
-#else
-    total += uint32_t(*p) << 8;
-#endif
-  }
-  uint32_t s = fold16(total);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  s = swap16(s);
-#elif !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
-#error "unknown byte order"
-#endif
-  return fold16(uint64_t(s) + initial);
+  // The one summing loop of the simulator (model/abi/inet_csum.h), shared with the NIC.
+  return fold16(uint64_t(abi::csum_native_to_be(abi::csum_native(p, n))) + initial);
 }
 
 uint32_t csum_block_add(uint32_t sum, uint32_t block_sum, size_t offset) {

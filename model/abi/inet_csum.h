@@ -1,51 +1,112 @@
-// The Internet checksum (RFC 1071), shared by the NIC's tx_checksum stage and whoever else
-// needs one: a single implementation so the two ends can never disagree.
+// The Internet checksum (RFC 1071), one implementation for the whole simulator: the NIC's
+// tx_checksum stage (csum_add/csum_finish) and the host side's csum_partial
+// (host/trace/packet.cpp) both sum through csum_native(), so the two ends can never disagree.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace nicsim::abi {
 
-// One's-complement sum of p[0..n) as big-endian 16-bit words, added to sum, unfolded. An odd
-// trailing byte is padded with zero, so chaining is valid only at even offsets.
-// RFC 1071 §2(B): the sum is byte-order independent, so words are summed in native
-// (little-endian) order, 32 bits at a time into a 64-bit accumulator (no carry is ever lost
-// below 2^32 words), and the folded result is byte-swapped once at the end.
-inline uint64_t csum_add(const uint8_t* p, size_t n, uint64_t sum = 0) {
-  uint64_t acc = 0;
-  while (n >= 16) {
-    uint64_t a, b;
-    std::memcpy(&a, p, 8);
-    std::memcpy(&b, p + 8, 8);
-    acc += (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32);
-    p += 16;
-    n -= 16;
+// Folds a 64-bit sum of 16-bit words to 16 bits with end-around carry.
+inline uint32_t csum_fold16(uint64_t s) {
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  return uint32_t(s);
+}
+
+// One's-complement sum of p[0..n) as NATIVE-order 16-bit words, folded to 16 bits; an odd
+// trailing byte is the first byte of a word padded with zero. RFC 1071 §2(B): the sum is
+// byte-order independent, so on a little-endian host byte-swapping this value once gives the
+// big-endian sum the headers hold.
+//
+// Why it is written this way: every payload byte the NIC sends is summed twice per run (the
+// NIC fills the TCP checksum, the peer verifies it), so this loop is on the simulator's hot
+// path. 32-bit words are zero-extended into 64-bit lanes, so no carry is ever lost inside the
+// loop; 32 bytes per step in four SSE2 lanes (baseline on x86-64), 8 bytes per step elsewhere.
+inline uint32_t csum_native(const uint8_t* p, size_t n) {
+  // Blocks of at most 1 GiB keep every 64-bit lane below 2^63 (each step adds < 2^33).
+  constexpr size_t kBlockBytes = size_t(1) << 30;
+  uint64_t acc = 0;  // sum of folded block sums: < 2^17 per block
+  while (n >= 8) {
+    size_t blk = (n < kBlockBytes ? n : kBlockBytes) & ~size_t(7);
+    n -= blk;
+    uint64_t b = 0;
+#if defined(__SSE2__)
+    if (blk >= 64) {
+      const __m128i zero = _mm_setzero_si128();
+      __m128i a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+      for (; blk >= 32; blk -= 32, p += 32) {
+        __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+        a0 = _mm_add_epi64(a0, _mm_unpacklo_epi32(v0, zero));
+        a1 = _mm_add_epi64(a1, _mm_unpackhi_epi32(v0, zero));
+        a2 = _mm_add_epi64(a2, _mm_unpacklo_epi32(v1, zero));
+        a3 = _mm_add_epi64(a3, _mm_unpackhi_epi32(v1, zero));
+      }
+      uint64_t l[8];
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(l), a0);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(l + 2), a1);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(l + 4), a2);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(l + 6), a3);
+      for (uint64_t x : l) b += csum_fold16(x);
+    }
+#endif
+    for (; blk >= 8; blk -= 8, p += 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      b += (v & 0xffffffffu) + (v >> 32);
+    }
+    acc += csum_fold16(b);
   }
-  while (n >= 4) {
-    uint32_t a;
-    std::memcpy(&a, p, 4);
-    acc += a;
+  if (n >= 4) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    acc += v;
     p += 4;
     n -= 4;
   }
-  while (n >= 2) {
-    uint16_t a;
-    std::memcpy(&a, p, 2);
-    acc += a;
+  if (n >= 2) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    acc += v;
     p += 2;
     n -= 2;
   }
-  if (n) acc += p[0];  // little-endian: the odd byte is the high half of a BE word padded with 0
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  uint64_t be = ((acc & 0xff) << 8) | (acc >> 8);
-  return sum + be;
+  if (n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    acc += p[0];  // the odd byte is the low-address (first) byte of a zero-padded native word
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    acc += uint32_t(p[0]) << 8;
+#else
+#error "unknown byte order"
+#endif
+  }
+  return csum_fold16(acc);
+}
+
+// Native-order folded sum -> big-endian (network order) folded sum.
+inline uint32_t csum_native_to_be(uint32_t folded) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return ((folded & 0xffu) << 8) | (folded >> 8);
+#else
+  return folded;
+#endif
+}
+
+// One's-complement sum of p[0..n) as big-endian 16-bit words, added to sum, unfolded. An odd
+// trailing byte is padded with zero, so chaining is valid only at even offsets.
+inline uint64_t csum_add(const uint8_t* p, size_t n, uint64_t sum = 0) {
+  return sum + csum_native_to_be(csum_native(p, n));
 }
 
 // Folds to 16 bits and complements: the value that goes into a header.
-inline uint16_t csum_finish(uint64_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return uint16_t(~sum);
-}
+inline uint16_t csum_finish(uint64_t sum) { return uint16_t(~csum_fold16(sum)); }
 
 }  // namespace nicsim::abi
