@@ -46,10 +46,14 @@ module aes_ctr_pipe #(
     end
   end
 
+  // Datapath flops load only with a beat (valid qualifies them; idle cycles cost the verilated
+  // model nothing).
   always_ff @(posedge clk_i) begin
-    s0_key256_q <= key256_i;
-    s0_kw_q     <= kw0;
-    s0_state_q  <= blocks_i ^ {LANES{rk0}};
+    if (valid_i) begin
+      s0_key256_q <= key256_i;
+      s0_kw_q     <= kw0;
+      s0_state_q  <= blocks_i ^ {LANES{rk0}};
+    end
   end
 
   assign valid[0]  = s0_valid_q;

@@ -1,4 +1,3 @@
-aes_sbox.sv
 aes_round_stage.sv
 aes_ctr_pipe.sv
 gf128_clmul64.sv
