@@ -1,9 +1,5 @@
 aes_round_stage.sv
 aes_ctr_pipe.sv
-gf128_clmul64.sv
-gf128_clmul.sv
-gf128_reduce.sv
-gf128_mul.sv
 tls_gcm_fifo.sv
 tls_gcm_ghash.sv
 tls_gcm_engine.sv

@@ -69,15 +69,92 @@ module tls_gcm_ghash #(
   localparam int unsigned SP_OUT = (LANES < 3) ? LANES : 3;  // spill blocks per g-beat
   localparam int unsigned CNT_W = $clog2(LANES + 1);
   localparam int unsigned TAG_W = $clog2(TAG_DEPTH);
+  localparam int unsigned POW_W = (LANES > 1) ? $clog2(LANES) : 1;  // H-power index width
 
-  function automatic logic [7:0] rev8(input logic [7:0] x);
-    rev8 = {x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]};
+  // Bit reversal inside each byte (pure wiring), written as three mask-and-swap steps on 64-bit
+  // halves: a handful of word operations in the verilated C++ instead of 128 single-bit moves.
+  function automatic logic [63:0] reflect64(input logic [63:0] v);
+    logic [63:0] x;
+    x = ((v & 64'h5555_5555_5555_5555) << 1) | ((v >> 1) & 64'h5555_5555_5555_5555);
+    x = ((x & 64'h3333_3333_3333_3333) << 2) | ((x >> 2) & 64'h3333_3333_3333_3333);
+    reflect64 = ((x & 64'h0f0f_0f0f_0f0f_0f0f) << 4) | ((x >> 4) & 64'h0f0f_0f0f_0f0f_0f0f);
   endfunction
 
   function automatic logic [127:0] reflect(input logic [127:0] v);
-    for (int i = 0; i < 16; i++) begin
-      reflect[8*i +: 8] = rev8(v[8*i +: 8]);
+    reflect = {reflect64(v[127:64]), reflect64(v[63:0])};
+  endfunction
+
+  // ---- GF(2^128) arithmetic --------------------------------------------------------------------
+  // Functions rather than multiplier modules so that the verilated model evaluates a product only
+  // where it is called: inside the clocked block of its stage, under that stage's valid (the
+  // datapath flops carry no reset and are qualified by valid, so not loading them when idle is
+  // invisible outside). Function locals also become C++ locals the compiler keeps in registers,
+  // where module-level signals are members stored and reloaded at every step.
+  //
+  // 64x64 -> 127-bit carry-less (GF(2)[x]) multiply; bit i of an operand is the coefficient of
+  // x^i. 4-bit windows: the 16 multiples a*k (k = 0..15, 67 bits: a low word and 3 carry-out
+  // bits) are built with shifts and XORs, each nibble of b selects one and it is XORed in at
+  // 4j. For synthesis the same function as the bit-serial AND/XOR array (an XOR network for
+  // the multiples and a 16:1 mux per nibble); for Verilator one table load per nibble and no
+  // data-dependent branch (the former `if (b[i]) acc ^= a << i` loop cost ~1 900 instructions
+  // per product and mispredicted often).
+  function automatic logic [126:0] clmul64(input logic [63:0] a, input logic [63:0] b);
+    logic [63:0] mul_lo [16];  // (a * k) mod x^64
+    logic [2:0]  mul_hi [16];  // (a * k) div x^64 (k has degree <= 3)
+    logic [63:0] lo;
+    logic [62:0] hi;
+    logic [3:0]  nib;
+    mul_lo[0] = '0;
+    mul_hi[0] = '0;
+    mul_lo[1] = a;
+    mul_hi[1] = '0;
+    for (int k = 2; k < 16; k += 2) begin
+      // a*k = (a*(k/2)) * x; a*(k+1) = a*k + a.
+      mul_lo[k]     = {mul_lo[k/2][62:0], 1'b0};
+      mul_hi[k]     = {mul_hi[k/2][1:0], mul_lo[k/2][63]};
+      mul_lo[k + 1] = mul_lo[k] ^ a;
+      mul_hi[k + 1] = mul_hi[k];
     end
+    lo = '0;
+    hi = '0;
+    for (int j = 0; j < 16; j++) begin
+      nib = b[4*j +: 4];
+      lo  = lo ^ (mul_lo[nib] << (4*j));
+      // The part of the 67-bit multiple above bit 63 (a shift by 64, j = 0, gives 0).
+      hi  = hi ^ 63'(mul_lo[nib] >> (64 - 4*j)) ^ (63'(mul_hi[nib]) << (4*j));
+    end
+    clmul64 = {hi, lo};
+  endfunction
+
+  // 128x128 -> 255-bit carry-less multiply, one level of Karatsuba (three 64x64 products):
+  // a*b = hi*x^128 + (mid + hi + lo)*x^64 + lo with mid = (a1+a0)(b1+b0). Left unreduced so
+  // several lanes can be XOR-accumulated before one reduction (crypto-engine.md §7.4b).
+  function automatic logic [254:0] clmul128(input logic [127:0] a, input logic [127:0] b);
+    logic [126:0] lo, hi, mid;
+    lo  = clmul64(a[63:0], b[63:0]);
+    hi  = clmul64(a[127:64], b[127:64]);
+    mid = clmul64(a[127:64] ^ a[63:0], b[127:64] ^ b[63:0]);
+    clmul128 = {128'b0, lo} ^ {64'b0, mid ^ lo ^ hi, 64'b0} ^ {hi, 128'b0};
+  endfunction
+
+  // Reduction modulo P(x) = x^128 + x^7 + x^2 + x + 1 (reflected: bit i = coefficient of x^i).
+  // x^128 = x^7 + x^2 + x + 1, so the high half folds back twice: the first fold spills at most
+  // 6 bits above bit 127 (126 + 7 = 133), the second fold cannot spill.
+  function automatic logic [127:0] gf128_reduce(input logic [254:0] p);
+    logic [126:0] hi;
+    logic [133:0] fold1;
+    logic [5:0]   hi2;
+    logic [12:0]  fold2;
+    hi    = p[254:128];
+    fold1 = {7'b0, hi} ^ {6'b0, hi, 1'b0} ^ {5'b0, hi, 2'b0} ^ {hi, 7'b0};
+    hi2   = fold1[133:128];
+    fold2 = {7'b0, hi2} ^ {6'b0, hi2, 1'b0} ^ {5'b0, hi2, 2'b0} ^ {hi2, 7'b0};
+    gf128_reduce = p[127:0] ^ fold1[127:0] ^ {115'b0, fold2};
+  endfunction
+
+  // Full GF(2^128) multiply: the GHASH loop (Y*H^k, the only recurrence) and the H-power unit.
+  function automatic logic [127:0] gf128_mul(input logic [127:0] a, input logic [127:0] b);
+    gf128_mul = gf128_reduce(clmul128(a, b));
   endfunction
 
   function automatic logic [63:0] bswap64(input logic [63:0] v);
@@ -87,7 +164,7 @@ module tls_gcm_ghash #(
   endfunction
 
   // ---- per-flow context ---------------------------------------------------------------------
-  logic [DW-1:0]    ctx_h_q      [FLOWS];  // reflected H^p at [128(p-1) +: 128], p = 1..LANES
+  logic [127:0]     ctx_h_q      [FLOWS][LANES];  // reflected H^p at [p-1], p = 1..LANES
   logic [FLOWS-1:0] ctx_hv_q;              // ctx_h_q holds a complete power set
   logic [127:0]     ctx_ekj0_q   [FLOWS];
   logic [127:0]     ctx_y_q      [FLOWS];
@@ -126,7 +203,6 @@ module tls_gcm_ghash #(
   logic [TAG_W:0]      tag_cnt_q;
   logic [TAG_W-1:0]    tag_wptr_q, tag_rptr_q;
   logic                tag_push, tag_pop;
-  logic [127:0]        tag_d;
 
   // ---- front: realign, block list, H powers -------------------------------------------------
   logic [FLOW_W-1:0] f;
@@ -150,7 +226,7 @@ module tls_gcm_ghash #(
   always_comb begin
     f       = it_flow_i;
     h_ref   = reflect(it_h_i);
-    h_match = ctx_hv_q[f] && (ctx_h_q[f][127:0] == h_ref);
+    h_match = ctx_hv_q[f] && (ctx_h_q[f][0] == h_ref);
     need_hp = it_rec_first_i && !h_match && (LANES > 1);
 
     ct_cur  = it_rec_first_i ? 16'd0 : ctx_ctlen_q[f];
@@ -222,29 +298,25 @@ module tls_gcm_ghash #(
     it_ready_o = item_take;
   end
 
-  // H-power step: H^idx = H^(idx-1) * H, idx = 2..LANES, one per cycle.
-  logic [127:0] hp_a, hp_prod;
+  // H-power step: H^idx = H^(idx-1) * H, idx = 2..LANES, one per cycle. The product is computed
+  // only in the cycles that use it (key installs), not every cycle.
+  logic [127:0] hp_a;
   logic [CNT_W-1:0] hp_idx;
   always_comb begin
     hp_a   = hp_busy_q ? hp_prev_q : h_ref;
     hp_idx = hp_busy_q ? hp_idx_q : CNT_W'(2);
   end
-  gf128_mul u_hp_mul (.a_i(hp_a), .b_i(h_ref), .r_o(hp_prod));
 
-  logic              h_we;
-  logic [DW-1:0]     h_row;
-  always_comb begin
-    h_we  = 1'b0;
-    h_row = ctx_h_q[f];
+  always_ff @(posedge clk_i) begin : b_hpow
+    logic [127:0] hp_prod;
     if (hp_step) begin
-      h_we = 1'b1;
-      for (int p = 2; p <= LANES; p++) begin
-        if (p == 32'(hp_idx)) h_row[128*(p-1) +: 128] = hp_prod;
-      end
-      if (hp_idx == CNT_W'(LANES)) h_row[127:0] = h_ref;  // set last: marks the set complete
+      hp_prod   = gf128_mul(hp_a, h_ref);
+      hp_idx_q  <= hp_idx + CNT_W'(1);
+      hp_prev_q <= hp_prod;
+      ctx_h_q[f][POW_W'(hp_idx - CNT_W'(1))] <= hp_prod;
+      if (hp_idx == CNT_W'(LANES)) ctx_h_q[f][0] <= h_ref;  // set last: marks the set complete
     end else if (item_take && it_rec_first_i) begin
-      h_we = 1'b1;
-      h_row[127:0] = h_ref;  // equal already unless LANES == 1
+      ctx_h_q[f][0] <= h_ref;  // equal already unless LANES == 1
     end
   end
 
@@ -333,11 +405,6 @@ module tls_gcm_ghash #(
     sp_blk_q   <= sp_blk_d;
     sp_final_q <= sp_final_d;
     sp_flow_q  <= sp_flow_d;
-    if (hp_step) begin
-      hp_idx_q  <= hp_idx + CNT_W'(1);
-      hp_prev_q <= hp_prod;
-    end
-    if (h_we) ctx_h_q[f] <= h_row;
     if (item_take) begin
       ctx_res_q[f]    <= new_res;
       ctx_ctlen_q[f]  <= ct_new;
@@ -347,37 +414,26 @@ module tls_gcm_ghash #(
   end
 
   // ---- M1: feed-forward products ------------------------------------------------------------
-  // Block b (0-based) of a k-block g-beat is multiplied by H^(k-b).
-  logic [DW-1:0]   m1_pow_row;
-  logic [DW-1:0]   m1_a, m1_b;
-  logic [254:0]    m1_p [LANES];
-  logic [254:0]    m1_s;
-  logic [127:0]    m1_hk;
-  always_comb begin
-    m1_pow_row = ctx_h_q[f_flow_q];
-    m1_a = '0;
-    m1_b = '0;
-    m1_hk = '0;
-    for (int b = 0; b < LANES; b++) begin
-      if (b < f_cnt_q) begin
-        m1_a[128*b +: 128] = reflect(f_blk_q[128*b +: 128]);
-        for (int p = 1; p <= LANES; p++) begin
-          if (p == 32'(f_cnt_q) - b) m1_b[128*b +: 128] = m1_pow_row[128*(p-1) +: 128];
+  // Block b (0-based) of a k-block g-beat is multiplied by H^(k-b); only when a g-beat is here,
+  // and only its k blocks.
+  always_ff @(posedge clk_i) begin : b_m1
+    logic [254:0] acc;
+    m1_flow_q  <= f_flow_q;
+    m1_reset_q <= f_reset_q;
+    m1_final_q <= f_final_q;
+    m1_nz_q    <= (f_cnt_q != '0);
+    m1_ekj0_q  <= ctx_ekj0_q[f_flow_q];
+    if (f_valid_q) begin
+      acc = '0;
+      for (int b = 0; b < LANES; b++) begin
+        if (b < 32'(f_cnt_q)) begin
+          acc = acc ^ clmul128(reflect(f_blk_q[128*b +: 128]),
+                               ctx_h_q[f_flow_q][32'(f_cnt_q) - b - 1]);
         end
       end
+      m1_s_q  <= acc;
+      m1_hk_q <= (f_cnt_q != '0) ? ctx_h_q[f_flow_q][POW_W'(f_cnt_q - CNT_W'(1))] : '0;
     end
-    for (int p = 1; p <= LANES; p++) begin
-      if (p == 32'(f_cnt_q)) m1_hk = m1_pow_row[128*(p-1) +: 128];
-    end
-  end
-
-  for (genvar b = 0; b < LANES; b++) begin : g_ff
-    gf128_clmul u_clmul (.a_i(m1_a[128*b +: 128]), .b_i(m1_b[128*b +: 128]), .p_o(m1_p[b]));
-  end
-
-  always_comb begin
-    m1_s = '0;
-    for (int b = 0; b < LANES; b++) m1_s = m1_s ^ m1_p[b];
   end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
@@ -390,42 +446,33 @@ module tls_gcm_ghash #(
     end
   end
 
-  always_ff @(posedge clk_i) begin
-    m1_flow_q  <= f_flow_q;
-    m1_reset_q <= f_reset_q;
-    m1_final_q <= f_final_q;
-    m1_nz_q    <= (f_cnt_q != '0);
-    m1_s_q     <= m1_s;
-    m1_hk_q    <= m1_hk;
-    m1_ekj0_q  <= ctx_ekj0_q[f_flow_q];
-  end
 
   // ---- M2: reduction ------------------------------------------------------------------------
-  logic [127:0] m2_s;
-  gf128_reduce u_reduce (.p_i(m1_s_q), .r_o(m2_s));
-
   always_ff @(posedge clk_i) begin
     m2_flow_q  <= m1_flow_q;
     m2_reset_q <= m1_reset_q;
     m2_final_q <= m1_final_q;
     m2_nz_q    <= m1_nz_q;
-    m2_s_q     <= m2_s;
-    m2_hk_q    <= m1_hk_q;
     m2_ekj0_q  <= m1_ekj0_q;
+    if (m1_valid_q) begin
+      m2_s_q  <= gf128_reduce(m1_s_q);
+      m2_hk_q <= m1_hk_q;
+    end
   end
 
   // ---- L: the GHASH loop --------------------------------------------------------------------
-  logic [127:0] y_cur, y_prod, y_new;
-  always_comb y_cur = m2_reset_q ? 128'd0 : ctx_y_q[m2_flow_q];
-  gf128_mul u_loop_mul (.a_i(y_cur), .b_i(m2_hk_q), .r_o(y_prod));
-  always_comb begin
-    y_new    = m2_nz_q ? (y_prod ^ m2_s_q) : y_cur;
-    tag_push = m2_valid_q && m2_final_q;
-    tag_d    = reflect(y_new) ^ m2_ekj0_q;
-  end
+  // Y' = Y*H^k ^ S, written back every g-beat; on the record's last g-beat the tag
+  // Y' ^ E_K(J0) enters the tag FIFO (its room was reserved at the front).
+  assign tag_push = m2_valid_q && m2_final_q;
 
-  always_ff @(posedge clk_i) begin
-    if (m2_valid_q) ctx_y_q[m2_flow_q] <= y_new;
+  always_ff @(posedge clk_i) begin : b_loop
+    logic [127:0] y_cur, y_new;
+    if (m2_valid_q) begin
+      y_cur = m2_reset_q ? 128'd0 : ctx_y_q[m2_flow_q];
+      y_new = m2_nz_q ? (gf128_mul(y_cur, m2_hk_q) ^ m2_s_q) : y_cur;
+      ctx_y_q[m2_flow_q] <= y_new;
+      if (m2_final_q) tag_mem_q[tag_wptr_q] <= {m2_flow_q, reflect(y_new) ^ m2_ekj0_q};
+    end
   end
 
   // ---- tag FIFO (room reserved at the front, so a push never finds it full) ----------------
@@ -446,9 +493,6 @@ module tls_gcm_ghash #(
     end
   end
 
-  always_ff @(posedge clk_i) begin
-    if (tag_push) tag_mem_q[tag_wptr_q] <= {m2_flow_q, tag_d};
-  end
 
   assign busy_o = f_valid_q || m1_valid_q || m2_valid_q || (sp_cnt_q != 2'd0) || hp_busy_q
                || (tag_cnt_q != '0);
