@@ -31,6 +31,9 @@ struct RunSummary {
   uint64_t app_bytes = 0, app_bytes_verified = 0, records = 0, frames = 0, data_frames = 0;
   uint64_t resyncs = 0, dump_bytes = 0, dump_packets = 0, ooo = 0, retrans_segs = 0;
   double sim_s = 0, data_s = 0, gbps = 0, wall_s = 0;
+  // CPU time of the simulating (main) thread: the critical path of a run; next to wall_s it
+  // shows how much a loaded machine stretched the wall time.
+  double main_cpu_s = 0;
   nlohmann::json stats;
 };
 

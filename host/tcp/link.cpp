@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
 
 namespace nicsim::host::tcp {
 
@@ -74,11 +73,20 @@ void Link::send(std::vector<uint8_t>&& frame, sim::TimePs depart_ps, bool has_pa
     arrive += cfg_.reorder_delay_ps;
     stats_.frames_reordered++;
   }
-  // The frame travels inside the event; a shared_ptr keeps the closure copyable and cheap.
-  auto f = std::make_shared<std::vector<uint8_t>>(std::move(frame));
-  q_.at(arrive, [this, f] {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    in_flight_[slot] = std::move(frame);
+  } else {
+    slot = uint32_t(in_flight_.size());
+    in_flight_.push_back(std::move(frame));
+  }
+  q_.at(arrive, [this, slot] {
     stats_.frames_delivered++;
-    if (deliver_) deliver_(std::move(*f));
+    std::vector<uint8_t> f = std::move(in_flight_[slot]);
+    free_slots_.push_back(slot);
+    if (deliver_) deliver_(std::move(f));
   });
 }
 

@@ -475,6 +475,8 @@ void NicTop::run() {
   }
 }
 
+void NicTop::recycle_frame(std::vector<uint8_t>&& bytes) { shells_->tx_checksum.core.recycle(std::move(bytes)); }
+
 tx::TisContext* NicTop::tis_context(uint32_t t) { return shells_->tls_ctx.table.context(t); }
 const tx::DescFetchStats& NicTop::desc_fetch_stats() const { return shells_->desc_fetch.core.stats(); }
 const tx::StageStats& NicTop::tls_ctx_stage_stats() const { return shells_->tls_ctx.st; }

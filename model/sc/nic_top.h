@@ -105,6 +105,9 @@ class NicTop : public sc_core::sc_module, public abi::NicDeviceOps {
 
   // Frames leaving mac_tx (depart_ps = last bit on the wire).
   std::function<void(tx::Frame&& f)> on_wire;
+  // Hands a frame's buffer back once whoever took it from on_wire is done with it (optional:
+  // saves an allocation per frame).
+  void recycle_frame(std::vector<uint8_t>&& bytes);
   // A CQE was written at cq index idx of sqn's CQ; visible to the host at t_ps.
   std::function<void(uint16_t sqn, uint32_t idx, TimePs t_ps)> on_cqe;
 

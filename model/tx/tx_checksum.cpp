@@ -75,6 +75,10 @@ uint64_t TxChecksum::process(TxWork* w, std::vector<uint64_t>* ready_cycles) {
     size_t flen = std::max<size_t>(hl + len, 60);
     // Built by appending (no zero-fill of bytes about to be overwritten).
     f.bytes.clear();
+    if (f.bytes.capacity() < flen && !spare_.empty()) {
+      f.bytes = std::move(spare_.back());
+      spare_.pop_back();
+    }
     f.bytes.reserve(flen);
     f.bytes.insert(f.bytes.end(), hdr, hdr + hl);
     f.bytes.insert(f.bytes.end(), w->payload.data() + off, w->payload.data() + off + len);
