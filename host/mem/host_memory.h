@@ -82,6 +82,7 @@ class HostMemory final : public abi::DmaTarget {
     if (n) std::memcpy(p, src, n);
     return true;
   }
+  const uint8_t* dma_view(uint64_t addr, size_t n) const override { return lookup(addr, n); }
   // Zero-copy view for the NIC's functional path; nullptr on a fault.
   const uint8_t* lookup(uint64_t addr, size_t n) const {
     auto it = regions_.upper_bound(addr);

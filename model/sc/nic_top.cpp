@@ -21,7 +21,10 @@ void Pcie::b_transport(int, tlm::tlm_generic_payload& gp, sc_time& delay) {
   bool ok;
   TimePs done;
   if (gp.is_read()) {
-    ok = mem_->dma_read(addr, gp.get_data_ptr(), len);
+    DmaViewExt* v = nullptr;
+    gp.get_extension(v);
+    if (v && (v->view = mem_->dma_view(addr, len)) != nullptr) ok = true;
+    else ok = mem_->dma_read(addr, gp.get_data_ptr(), len);
     done = link_.read(issue, len);
   } else {
     ok = mem_->dma_write(addr, gp.get_data_ptr(), len);
@@ -50,8 +53,10 @@ void StageShell::forward(WqeTxn& t, TimePs ready_ps) {
 
 DmaStageShell::DmaStageShell(sc_module_name n) : StageShell(n), dma("dma") {}
 
-TimePs DmaStageShell::dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len, TimePs issue_ps) {
+TimePs DmaStageShell::dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len, TimePs issue_ps,
+                                 DmaViewExt* view) {
   tlm::tlm_generic_payload gp;
+  if (view) gp.set_extension(view);
   gp.set_command(cmd);
   gp.set_address(addr);
   gp.set_data_ptr(data);
@@ -59,8 +64,16 @@ TimePs DmaStageShell::dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* d
   gp.set_streaming_width(len);
   sc_time d = ps(issue_ps) - sc_time_stamp();
   dma->b_transport(gp, d);
+  if (view) gp.clear_extension(view);  // ours, on the stack of the caller: not the payload's to free
   if (gp.get_response_status() != tlm::TLM_OK_RESPONSE) return UINT64_MAX;
   return to_ps(sc_time_stamp() + d);
+}
+
+TimePs DmaStageShell::dma_read_view(uint64_t addr, uint8_t* dst, uint32_t len, TimePs issue_ps, const uint8_t** view) {
+  DmaViewExt ext;
+  TimePs t = dma_access(tlm::TLM_READ_COMMAND, addr, dst, len, issue_ps, &ext);
+  *view = t == UINT64_MAX ? nullptr : ext.view;
+  return t;
 }
 
 TimePs DmaStageShell::dma_read(uint64_t addr, uint8_t* dst, uint32_t len, TimePs issue_ps) {
@@ -191,8 +204,19 @@ class DmaReadShell : public DmaStageShell {
     if (w.payload.size() < total) w.payload.resize(total);
     TimePs arrived = start;
     uint32_t off = 0;
+    // A TLS WQE's bytes are read where they lie: aes_gcm encrypts from there into w.payload
+    // (one copy of every payload byte fewer for the simulator). Plain WQEs are copied.
+    w.src_views = w.is_tls();
     for (uint32_t i = 0; i < w.num_segs; i++) {
-      TimePs done = dma_read(w.segs[i].addr, w.payload.data() + off, w.segs[i].byte_count, start);
+      TimePs done;
+      if (w.src_views) {
+        done = dma_read_view(w.segs[i].addr, w.payload.data() + off, w.segs[i].byte_count, start, &w.src[i]);
+        // A target that lent no view copied into w.payload: use those bytes in place.
+        if (done != UINT64_MAX && !w.src[i]) w.src[i] = w.payload.data() + off;
+      } else {
+        done = dma_read(w.segs[i].addr, w.payload.data() + off, w.segs[i].byte_count, start);
+      }
+      w.src_len[i] = w.segs[i].byte_count;
       if (done == UINT64_MAX) {
         w.error = abi::CqeSyndrome::dma_fault;
         break;
@@ -236,7 +260,8 @@ class AesGcmShell : public StageShell {
     uint64_t lat = 0, occ;
     const bool dump = w.opcode == abi::Opcode::dump;
     if (w.is_tls()) {
-      occ = core.process(table_->context(w.tis_num), w.payload.data(), w.payload_len, dump, &lat, &w.error);
+      tx::PayloadGather in{w.src, w.src_len, w.num_segs};
+      occ = core.process(table_->context(w.tis_num), in, w.payload.data(), w.payload_len, dump, &lat, &w.error);
     } else {
       occ = core.bypass(w.payload_len, &lat);
     }

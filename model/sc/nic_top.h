@@ -49,6 +49,15 @@ class Pcie : public sc_core::sc_module {
   abi::DmaTarget* mem_;
 };
 
+// TLM extension on a DMA read: asks the PCIe target to lend the bytes in place (abi::DmaTarget
+// ::dma_view) instead of copying them to the data pointer. Timing is that of the same read.
+// `view` stays nullptr when the target could not lend them; then it copied as usual.
+struct DmaViewExt : tlm::tlm_extension<DmaViewExt> {
+  const uint8_t* view = nullptr;
+  tlm::tlm_extension_base* clone() const override { return new DmaViewExt(*this); }
+  void copy_from(const tlm::tlm_extension_base& e) override { view = static_cast<const DmaViewExt&>(e).view; }
+};
+
 // The state one WQE carries down the chain (the generic payload's data pointer).
 struct WqeTxn {
   tx::TxWork work;
@@ -81,9 +90,13 @@ class DmaStageShell : public StageShell {
   // Blocking TLM read/write at time issue_ps; returns completion time, or UINT64_MAX on a fault.
   TimePs dma_read(uint64_t addr, uint8_t* dst, uint32_t len, TimePs issue_ps);
   TimePs dma_write(uint64_t addr, const uint8_t* src, uint32_t len, TimePs issue_ps);
+  // A read whose bytes are used in place: *view points at them, or is nullptr when the target
+  // copied them to dst instead (dst must hold len bytes either way).
+  TimePs dma_read_view(uint64_t addr, uint8_t* dst, uint32_t len, TimePs issue_ps, const uint8_t** view);
 
  private:
-  TimePs dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len, TimePs issue_ps);
+  TimePs dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len, TimePs issue_ps,
+                    DmaViewExt* view = nullptr);
 };
 
 class NicTop : public sc_core::sc_module, public abi::NicDeviceOps {

@@ -42,9 +42,36 @@ bool AesGcmStage::start_record(TisContext& c) {
   return true;
 }
 
+const uint8_t* AesGcmStage::input(Cursor& c, uint32_t pos, uint32_t n) {
+  const PayloadGather& g = *c.g;
+  while (c.seg < g.count && pos >= c.seg_start + g.len[c.seg]) c.seg_start += g.len[c.seg++];
+  if (c.seg >= g.count) return nullptr;
+  const uint32_t off = pos - c.seg_start;
+  if (off + n <= g.len[c.seg]) return g.ptr[c.seg] + off;
+  // Spans segments: gather just these bytes.
+  if (scratch_.size() < n) scratch_.resize(n);
+  uint32_t done = 0, s = c.seg, o = off;
+  while (done < n && s < g.count) {
+    uint32_t take = std::min(g.len[s] - o, n - done);
+    std::memcpy(scratch_.data() + done, g.ptr[s] + o, take);
+    done += take;
+    s++;
+    o = 0;
+  }
+  return done == n ? scratch_.data() : nullptr;
+}
+
 uint64_t AesGcmStage::process(TisContext* ctx, uint8_t* data, uint32_t n, bool dump,
                               uint64_t* latency_cycles, abi::CqeSyndrome* err) {
+  const uint8_t* p = data;
+  PayloadGather g{&p, &n, 1};
+  return process(ctx, g, data, n, dump, latency_cycles, err);
+}
+
+uint64_t AesGcmStage::process(TisContext* ctx, const PayloadGather& in, uint8_t* data, uint32_t n, bool dump,
+                              uint64_t* latency_cycles, abi::CqeSyndrome* err) {
   *err = abi::CqeSyndrome::none;
+  Cursor cur{&in};
   stats_.pkts++;
   stats_.bytes += n;
   if (dump) {
@@ -73,7 +100,9 @@ uint64_t AesGcmStage::process(TisContext* ctx, uint8_t* data, uint32_t n, bool d
     if (c.rec_off < prepend) {
       // Header and explicit nonce: on the wire unchanged, collected for parsing.
       uint32_t take = std::min(prepend - c.rec_off, n - i);
-      std::memcpy(c.prepend + c.rec_off, data + i, take);
+      const uint8_t* src = input(cur, i, take);
+      std::memcpy(c.prepend + c.rec_off, src, take);
+      if (src != data + i) std::memcpy(data + i, src, take);
       c.rec_off += take;
       i += take;
       if (c.rec_off == prepend && !start_record(c)) {
@@ -107,7 +136,7 @@ uint64_t AesGcmStage::process(TisContext* ctx, uint8_t* data, uint32_t n, bool d
       seg.last = seg.rec_offset + take == c.payload_len;
       seg.dump = dump;
       GcmTiming t;
-      if (!engine_->process(seg, data + i, data + i, take, seg.last ? c.tag : nullptr, &t)) {
+      if (!engine_->process(seg, input(cur, i, take), data + i, take, seg.last ? c.tag : nullptr, &t)) {
         *err = abi::CqeSyndrome::tls_bad_record;
         stats_.errors++;
         c.tracker = abi::RecordTrackerState::searching;

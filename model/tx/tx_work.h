@@ -32,8 +32,13 @@ struct TxWork {
   abi::TlsStaticParams static_params{};
   abi::TlsProgressParams progress_params{};
   // dma_read
-  std::vector<uint8_t> payload;  // gathered bytes; aes_gcm rewrites them in place
+  std::vector<uint8_t> payload;  // the bytes that go on the wire (aes_gcm's output for TLS)
   uint32_t payload_len = 0;
+  // A TLS WQE's input as dma_read found it: segment i's bytes at src[i] (in host memory, lent
+  // by DMA; or in payload), src_len[i] of them. Valid only while the WQE is in the chain.
+  bool src_views = false;
+  const uint8_t* src[abi::kMaxWqeDataSegs] = {};
+  uint32_t src_len[abi::kMaxWqeDataSegs] = {};
   // tx_checksum output, mac_tx stamps depart_ps
   std::vector<Frame> frames;
   uint32_t num_frames = 0;
@@ -50,6 +55,7 @@ struct TxWork {
     inline_hdr.clear();
     num_segs = 0;
     payload_len = 0;
+    src_views = false;
     num_frames = 0;
     error = abi::CqeSyndrome::none;
     ready_ps = done_ps = 0;
