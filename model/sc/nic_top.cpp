@@ -55,7 +55,11 @@ DmaStageShell::DmaStageShell(sc_module_name n) : StageShell(n), dma("dma") {}
 
 TimePs DmaStageShell::dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len, TimePs issue_ps,
                                  DmaViewExt* view) {
-  tlm::tlm_generic_payload gp;
+  tlm::tlm_generic_payload& gp = gp_;
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  gp.set_byte_enable_ptr(nullptr);
+  gp.set_byte_enable_length(0);
+  gp.set_dmi_allowed(false);
   if (view) gp.set_extension(view);
   gp.set_command(cmd);
   gp.set_address(addr);
@@ -453,7 +457,8 @@ void NicTop::complete(Sq& sq, const TxWork& w) {
   c.timestamp_ns = w.done_ps / 1000;
   uint32_t idx = sq.cq_pi++;
   uint64_t addr = sq.p.cq_addr + uint64_t(idx & (sq.p.cq_size - 1)) * sizeof(abi::Cqe);
-  tlm::tlm_generic_payload gp;
+  tlm::tlm_generic_payload& gp = cq_gp_;  // reused: see DmaStageShell::gp_
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   gp.set_command(tlm::TLM_WRITE_COMMAND);
   gp.set_address(addr);
   gp.set_data_ptr(reinterpret_cast<uint8_t*>(&c));

@@ -97,6 +97,9 @@ class DmaStageShell : public StageShell {
  private:
   TimePs dma_access(tlm::tlm_command cmd, uint64_t addr, uint8_t* data, uint32_t len, TimePs issue_ps,
                     DmaViewExt* view = nullptr);
+  // One payload object for every DMA of this stage (accesses never nest): constructing a
+  // tlm_generic_payload allocates its extension array, once per DMA was a visible cost.
+  tlm::tlm_generic_payload gp_;
 };
 
 class NicTop : public sc_core::sc_module, public abi::NicDeviceOps {
@@ -142,6 +145,7 @@ class NicTop : public sc_core::sc_module, public abi::NicDeviceOps {
   tx::TisContext* tis_context(uint32_t tis_num);
 
  private:
+  tlm::tlm_generic_payload cq_gp_;
   struct Sq {
     tx::SqState st;
     abi::SqCreateParams p;
