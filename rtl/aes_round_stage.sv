@@ -23,7 +23,7 @@
 // model computes a stage only when a beat is in it (datapath flops carry no reset and valid_o
 // qualifies them, so holding them when idle is invisible outside). It works on 32-bit columns:
 // SubBytes+ShiftRows gather four S-box outputs into a column word, MixColumns is the word-level
-// form (xtime on four bytes at once, rotations for the row offsets), the same XOR network as the
+// form out = xtime(w ^ rotr8(w)) ^ rotr8(w) ^ rotr16(w) ^ rotr24(w), the same XOR network as the
 // per-byte formula. Every part select is 32-bit aligned, which Verilator turns into whole-word
 // loads and stores instead of read-mask-or byte inserts into 512-bit vectors; the S-box is a
 // constant ROM indexed by the byte (one table load in the C++, a 256x8 ROM for synthesis, the
@@ -87,16 +87,14 @@ module aes_round_stage #(
     256'h000000c5_0000006f_0000006b_000000f2_0000007b_00000077_0000007c_00000063   // x =   7 ..   0
   };
 
-  // The whole 32-bit entry (S(x) zero-extended): the column gather below shifts and ORs whole
-  // words, so the C++ needs no masks (for synthesis the zero bits are constants either way).
-  function automatic logic [31:0] sbox32(input logic [7:0] x);
-    sbox32 = SBOX[32*x +: 32];
+  function automatic logic [7:0] sbox(input logic [7:0] x);
+    sbox = 8'(SBOX[32*x +: 32]);
   endfunction
 
   // SubWord with ShiftRows' byte gather: bytes b0..b3 (b0 -> [7:0]) through the S-box.
   function automatic logic [31:0] sub4(input logic [7:0] b0, input logic [7:0] b1,
                                        input logic [7:0] b2, input logic [7:0] b3);
-    sub4 = (sbox32(b3) << 24) | (sbox32(b2) << 16) | (sbox32(b1) << 8) | sbox32(b0);
+    sub4 = {sbox(b3), sbox(b2), sbox(b1), sbox(b0)};
   endfunction
 
   // xtime (multiply by x in GF(2^8)) on the four bytes of a word at once: shift each byte left,
@@ -108,14 +106,13 @@ module aes_round_stage #(
   endfunction
 
   // MixColumns of one column (FIPS-197 §5.1.3): out_r = 2a_r ^ 3a_(r+1) ^ a_(r+2) ^ a_(r+3)
-  // (row indices mod 4), with a_r at bits [8r+7:8r]; rotr8 moves a_(r+1) to row r. With
-  // t_r = a_r ^ a_(r+1): out_r = 2t_r ^ a_(r+1) ^ t_(r+2), i.e. out = xtime(t) ^ rotr8(w) ^
-  // rotr16(t) (the common word-level form; the same XOR network).
+  // (row indices mod 4), with a_r at bits [8r+7:8r]; rotr8 moves a_(r+1) to row r.
   function automatic logic [31:0] mix_column(input logic [31:0] w);
-    logic [31:0] r1, t;
+    logic [31:0] r1, r2, r3;
     r1 = {w[7:0], w[31:8]};
-    t  = w ^ r1;
-    mix_column = xtime4(t) ^ r1 ^ {t[15:0], t[31:16]};
+    r2 = {w[15:0], w[31:16]};
+    r3 = {w[23:0], w[31:24]};
+    mix_column = xtime4(w ^ r1) ^ r1 ^ r2 ^ r3;
   endfunction
 
   // One round on every lane: SubBytes, ShiftRows (row r rotates left by r columns:

@@ -91,38 +91,39 @@ module tls_gcm_ghash #(
   // invisible outside). Function locals also become C++ locals the compiler keeps in registers,
   // where module-level signals are members stored and reloaded at every step.
   //
-  // 32x32 -> 63-bit carry-less (GF(2)[x]) multiply; bit i of an operand is the coefficient of
-  // x^i. 4-bit windows: the 16 multiples a*k (k = 0..15, 35 bits) are built with shifts and
-  // XORs, each nibble of b selects one and it is XORed in at 4j. For synthesis the same
-  // function as the bit-serial AND/XOR array (an XOR network for the multiples and a 16:1 mux
-  // per nibble); for Verilator every value fits one 64-bit word, each nibble is one table load
-  // and there is no data-dependent branch (the former `if (b[i]) acc ^= a << i` loop over 64-bit
-  // operands cost ~1 900 instructions per 64x64 product and mispredicted often).
-  function automatic logic [62:0] clmul32(input logic [31:0] a, input logic [31:0] b);
-    logic [34:0] mul [16];  // a * k
-    logic [62:0] acc;
-    mul[0] = '0;
-    mul[1] = 35'(a);
+  // 64x64 -> 127-bit carry-less (GF(2)[x]) multiply; bit i of an operand is the coefficient of
+  // x^i. 4-bit windows: the 16 multiples a*k (k = 0..15, 67 bits: a low word and 3 carry-out
+  // bits) are built with shifts and XORs, each nibble of b selects one and it is XORed in at
+  // 4j. For synthesis the same function as the bit-serial AND/XOR array (an XOR network for
+  // the multiples and a 16:1 mux per nibble); for Verilator one table load per nibble and no
+  // data-dependent branch (the former `if (b[i]) acc ^= a << i` loop cost ~1 900 instructions
+  // per product and mispredicted often).
+  function automatic logic [126:0] clmul64(input logic [63:0] a, input logic [63:0] b);
+    logic [63:0] mul_lo [16];  // (a * k) mod x^64
+    logic [2:0]  mul_hi [16];  // (a * k) div x^64 (k has degree <= 3)
+    logic [63:0] lo;
+    logic [62:0] hi;
+    logic [3:0]  nib;
+    mul_lo[0] = '0;
+    mul_hi[0] = '0;
+    mul_lo[1] = a;
+    mul_hi[1] = '0;
     for (int k = 2; k < 16; k += 2) begin
       // a*k = (a*(k/2)) * x; a*(k+1) = a*k + a.
-      mul[k]     = {mul[k/2][33:0], 1'b0};
-      mul[k + 1] = mul[k] ^ 35'(a);
+      mul_lo[k]     = {mul_lo[k/2][62:0], 1'b0};
+      mul_hi[k]     = {mul_hi[k/2][1:0], mul_lo[k/2][63]};
+      mul_lo[k + 1] = mul_lo[k] ^ a;
+      mul_hi[k + 1] = mul_hi[k];
     end
-    acc = '0;
-    for (int j = 0; j < 8; j++) begin
-      acc = acc ^ (63'(mul[b[4*j +: 4]]) << (4*j));
+    lo = '0;
+    hi = '0;
+    for (int j = 0; j < 16; j++) begin
+      nib = b[4*j +: 4];
+      lo  = lo ^ (mul_lo[nib] << (4*j));
+      // The part of the 67-bit multiple above bit 63 (a shift by 64, j = 0, gives 0).
+      hi  = hi ^ 63'(mul_lo[nib] >> (64 - 4*j)) ^ (63'(mul_hi[nib]) << (4*j));
     end
-    clmul32 = acc;
-  endfunction
-
-  // 64x64 -> 127-bit by one level of Karatsuba on 32-bit halves (three 32x32 products):
-  // a*b = hi*x^64 + (mid + hi + lo)*x^32 + lo with mid = (a1+a0)(b1+b0).
-  function automatic logic [126:0] clmul64(input logic [63:0] a, input logic [63:0] b);
-    logic [62:0] lo, hi, mid;
-    lo  = clmul32(a[31:0], b[31:0]);
-    hi  = clmul32(a[63:32], b[63:32]);
-    mid = clmul32(a[63:32] ^ a[31:0], b[63:32] ^ b[31:0]);
-    clmul64 = {64'b0, lo} ^ {32'b0, mid ^ lo ^ hi, 32'b0} ^ {hi, 64'b0};
+    clmul64 = {hi, lo};
   endfunction
 
   // 128x128 -> 255-bit carry-less multiply, one level of Karatsuba (three 64x64 products):
