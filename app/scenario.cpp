@@ -156,6 +156,14 @@ struct Flow {
 // plaintext byte, while the simulation runs on; the verdict is collected when the simulation
 // ends. Nothing the worker does feeds back into the timeline (a failure only stops the run
 // early), so captures and statistics stay bit-identical for a seed.
+namespace {
+double thread_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
+
 class PeerWorker {
  public:
   PeerWorker() : th_([this] { loop(); }) {}
@@ -201,6 +209,7 @@ class PeerWorker {
     return f.peer_error;
   }
   uint64_t bad_checksums() const { return bad_csum_.load(std::memory_order_relaxed); }
+  double cpu_s() const { return cpu_s_; }  // the worker's CPU time; valid after finish()
 
  private:
   struct Item {
@@ -216,7 +225,10 @@ class PeerWorker {
         cv_.wait(g);
         sleeping_ = false;
       }
-      if (q_.empty()) return;  // done and drained
+      if (q_.empty()) {  // done and drained
+        cpu_s_ = thread_cpu_s();
+        return;
+      }
       Item it = std::move(q_.front());
       q_.pop_front();
       g.unlock();
@@ -249,6 +261,7 @@ class PeerWorker {
   bool done_ = false, sleeping_ = false;           // guarded by mu_
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> bad_csum_{0};
+  double cpu_s_ = 0;  // written by the worker as it exits, read after join
   std::thread th_;
 };
 
@@ -303,7 +316,7 @@ class Scenario {
   bool cur_frame_held_ = false;
   std::vector<std::vector<uint8_t>> frames_back_;
   std::chrono::steady_clock::time_point wall0_, last_progress_;
-  double main_cpu_s_ = 0;
+  double main_cpu_s_ = 0, peer_cpu_s_ = 0;
   bool tty_ = false;
 };
 
@@ -714,14 +727,6 @@ void Scenario::progress_tick() {
   q_.after(50 * sim::kPsPerUs, [this] { progress_tick(); });
 }
 
-namespace {
-double thread_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-}  // namespace
-
 RunSummary Scenario::run() {
   wall0_ = last_progress_ = std::chrono::steady_clock::now();
   const double cpu0 = thread_cpu_s();
@@ -782,6 +787,7 @@ RunSummary Scenario::run() {
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0_).count();
   if (!finished_ && !failed_) fail("simulation stopped before the transfer completed");
   main_cpu_s_ = thread_cpu_s() - cpu0;
+  peer_cpu_s_ = peer_worker_ ? peer_worker_->cpu_s() : 0;
   s = summarize(wall);
   if (!s.ok) return s;
   // Outputs, each written whole (".part" then rename) only for a good run.
@@ -818,6 +824,7 @@ RunSummary Scenario::summarize(double wall_s) {
   s.error = error_;
   s.wall_s = wall_s;
   s.main_cpu_s = main_cpu_s_;
+  s.peer_cpu_s = peer_cpu_s_;
   const auto& d = driver_->stats();
   nlohmann::json flows = nlohmann::json::array();
   TimePs t0 = UINT64_MAX, t1 = 0;
@@ -858,6 +865,7 @@ RunSummary Scenario::summarize(double wall_s) {
                 {"app_bytes_per_second", wall_s > 0 ? double(s.app_bytes_verified) / wall_s : 0},
                 {"sim_seconds_per_wall_second", wall_s > 0 ? s.sim_s / wall_s : 0},
                 {"main_thread_cpu_seconds", main_cpu_s_},
+                {"peer_thread_cpu_seconds", peer_cpu_s_},
                 {"host_events", bridge_->events_run()}};
   s.stats = st;
   return s;

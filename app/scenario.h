@@ -34,6 +34,7 @@ struct RunSummary {
   // CPU time of the simulating (main) thread: the critical path of a run; next to wall_s it
   // shows how much a loaded machine stretched the wall time.
   double main_cpu_s = 0;
+  double peer_cpu_s = 0;  // the peer's decrypting thread (runs alongside; see app/scenario.cpp)
   nlohmann::json stats;
 };
 
