@@ -216,7 +216,7 @@ class PeerWorker {
     Flow* f;
     PeerBatch batch;
   };
-  static constexpr size_t kMaxSpare = 4, kMaxFramesBack = 4096;
+  static constexpr size_t kMaxSpare = 4, kMaxFramesBack = 8192;
   void loop() {
     std::unique_lock<std::mutex> g(mu_);
     for (;;) {

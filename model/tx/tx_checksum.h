@@ -46,7 +46,7 @@ class TxChecksum {
   }
 
  private:
-  static constexpr size_t kMaxSpare = 1024;
+  static constexpr size_t kMaxSpare = 8192;  // ~12 MiB of 1.5 KB buffers: a few peer batches in flight
   NicConfig cfg_;
   TxChecksumStats stats_;
   std::vector<std::vector<uint8_t>> spare_;
