@@ -28,6 +28,7 @@ struct NicConfig {
   uint32_t tls_ctx_hit_cycles = 2;
   uint32_t tx_fifo_bytes = 262144;
   uint32_t csum_hdr_cycles = 1;
+  uint64_t fault_bad_csum_frame = 0;
 
   template <class V>
   void visit(V& v) {
@@ -69,6 +70,9 @@ struct NicConfig {
       "assumption: on-chip packet buffer between dma_read and mac_tx (4 x 64 KiB TSO)");
     v("csum_hdr_cycles", csum_hdr_cycles, "cycles",
       "per generated segment: header rewrite (seq, IP id/length) before its bytes stream");
+    v("fault_bad_csum_frame", fault_bad_csum_frame, "frame",
+      "fault injection, 0 = off: tx_checksum writes a wrong TCP checksum into the N-th frame it builds "
+      "(1-based), to show that the receiver's check catches a NIC that writes a wrong byte");
   }
 };
 

@@ -114,6 +114,7 @@ uint64_t TxChecksum::process(TxWork* w, std::vector<uint64_t>* ready_cycles) {
       put16(tcp + 16, abi::csum_finish(sum));
     }
     stats_.segments++;
+    if (cfg_.fault_bad_csum_frame == stats_.segments) tcp[17] ^= 0x01;  // injected fault (see NicConfig)
     stats_.bytes += len;
     uint64_t seg_cycles = cfg_.csum_hdr_cycles + ceil_div(hl + len, cfg_.datapath_bytes_per_cycle);
     cycles += seg_cycles;

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 
 #include "testbench/common/run_cmd.h"
 
@@ -190,4 +192,28 @@ TEST_CASE("device down: the software fallback encrypts what the NIC no longer do
   CHECK(x.stats["summary"]["app_bytes_verified"] == 2u << 20);
   CHECK(x.stats["flows"][0]["ktls"]["fallback_skbs"].get<uint64_t>() > 0);
   CHECK(x.stats["flows"][0]["ktls"]["fallback_bytes"].get<uint64_t>() >= 1u << 20);
+}
+
+TEST_CASE("a wrong TCP checksum from the NIC fails the run, in the handshake and in the data phase", "[system]") {
+  // Fault injection (nic.fault_bad_csum_frame): tx_checksum flips one bit of the N-th frame's
+  // TCP checksum. Frame 2 is part of the handshake (checked before the peer's TCP takes it),
+  // frame 300 carries application data (checked on the peer's worker thread). Either way the
+  // run must fail with the reason, and write no stats.
+  for (uint64_t frame : {uint64_t(2), uint64_t(300)}) {
+    INFO("bad checksum in frame " << frame);
+    std::string cfg = scratch_dir() + "/badcsum" + std::to_string(frame) + ".json";
+    std::ofstream(cfg) << R"({"nic": {"fault_bad_csum_frame": )" << frame << "}}";
+    std::string stats = scratch_dir() + "/badcsum" + std::to_string(frame) + "_stats.json";
+    std::remove(stats.c_str());
+    CmdResult r = run_cmd(nicsim_bin() + " run --quiet --bytes 1M --seed 5 --config " + cfg + " --stats " + stats);
+    INFO(r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.err.find("bad IP or TCP checksum") != std::string::npos);
+    CHECK_FALSE(file_exists(stats));
+  }
+  // The same runs without the fault pass (the flag, not the seed, made them fail).
+  Run ok = run_nicsim("--bytes 1M --seed 5", "badcsum_none");
+  INFO(ok.r.err);
+  CHECK(ok.r.exit_code == 0);
+  CHECK(u(ok.stats, "summary", "peer_bad_checksums") == 0);
 }
