@@ -265,10 +265,9 @@ module tls_gcm_engine #(
       if (KS_W'(k) == KS_W'(d_hkb)) d_ks_pair = {ks_peek[k + 1], ks_peek[k]};
     end
     d_ks   = DW'(d_ks_pair >> {d_off[3:0], 3'b000});
-    d_mask = '0;
-    for (int b = 0; b < BB; b++) begin
-      if (b < d_n) d_mask[8*b +: 8] = 8'hff;
-    end
+    // Bytes [0, d_n) (d_n <= BB): one wide shift rather than BB conditional byte inserts,
+    // which is what the verilated model evaluates cheaply; the same mask.
+    d_mask = ~({DW{1'b1}} << {d_n, 3'b000});
     d_ct   = (in_data_i ^ (d_aad_seg ? '0 : d_ks)) & d_mask;
     d_h    = ks_peek[0][127:0];
   end
@@ -310,9 +309,11 @@ module tls_gcm_engine #(
   logic [127:0]       it_h, it_ekj0;
 
   always_comb begin
-    it_in = {cq_flow[di], d_ct, d_n,
+    // The wide fields first (from bit 0), so each starts on a 32-bit boundary: the verilated
+    // model then packs and unpacks them as whole words instead of shifting every word.
+    it_in = {cq_flow[di], d_n,
              d_first && d_j_q == 17'd0, d_last && d_last_beat, d_j_q == 17'd0, d_last_beat,
-             d_aad_seg, d_off, cq_rlen[di], cq_aad[di], cq_aadlen[di], d_h, d_ekj0};
+             d_aad_seg, d_off, cq_rlen[di], cq_aadlen[di], cq_aad[di], d_ekj0, d_h, d_ct};
   end
 
   tls_gcm_fifo #(.WIDTH(IW), .DEPTH(CT_DEPTH)) u_ct_fifo (
@@ -325,8 +326,8 @@ module tls_gcm_engine #(
     .empty_o (it_empty),
     .full_o  (ct_full)
   );
-  assign {it_flow, it_data, it_bytes, it_rec_first, it_rec_last, it_seg_first, it_seg_last,
-          it_aad_seg, it_rec_off, it_rec_len, it_aad, it_aad_len, it_h, it_ekj0} = it_out;
+  assign {it_flow, it_bytes, it_rec_first, it_rec_last, it_seg_first, it_seg_last,
+          it_aad_seg, it_rec_off, it_rec_len, it_aad_len, it_aad, it_ekj0, it_h, it_data} = it_out;
 
   logic ghash_busy, err_offset, err_length;
   tls_gcm_ghash #(
