@@ -50,6 +50,7 @@ class TxChecksum {
   NicConfig cfg_;
   TxChecksumStats stats_;
   std::vector<std::vector<uint8_t>> spare_;
+  std::vector<uint8_t> tmpl_;  // the WQE's headers with the per-segment fields zeroed
 };
 
 }  // namespace nicsim::model::tx
