@@ -243,7 +243,7 @@ class PeerWorker {
           set_error(f, "flow " + std::to_string(f.id) + ": the peer received a frame from the NIC with a bad IP or TCP checksum");
           break;
         }
-        f.ptls->feed(c.buf.data() + c.off, c.len);
+        f.ptls->feed_borrowed(c.buf.data() + c.off, c.len);  // the batch outlives step() below
       }
       if (!f.ptls->failed()) f.ptls->step();
       g.lock();

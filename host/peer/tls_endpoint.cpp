@@ -22,13 +22,37 @@ namespace {
 // zero-fills every byte it grows by and moves its contents on each write; with every record of
 // a multi-gigabyte run passing through it that was a measurable share of the simulator's time.
 // This one appends without clearing and compacts only when the consumed part dominates.
+// Lent bytes (feed_borrowed) follow the owned ones in stream order; unlend() copies what is
+// left of them into buf before their owner may reuse them.
 struct RxQueue {
   std::vector<uint8_t> buf;
   size_t off = 0;
+  struct Lent {
+    const uint8_t* p;
+    size_t n;
+  };
+  std::vector<Lent> lent;
+  size_t lent_idx = 0, lent_off = 0;  // read position in lent
+  size_t lent_left = 0;               // bytes not yet read from lent
+  void unlend() {
+    if (lent_left) {
+      if (off > 0) {
+        buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(off));
+        off = 0;
+      }
+      for (size_t i = lent_idx; i < lent.size(); i++) {
+        const size_t skip = i == lent_idx ? lent_off : 0;
+        buf.insert(buf.end(), lent[i].p + skip, lent[i].p + lent[i].n);
+      }
+    }
+    lent.clear();
+    lent_idx = lent_off = lent_left = 0;
+  }
 };
 
 int rxq_write_ex(BIO* b, const char* in, size_t n, size_t* written) {
   auto* q = static_cast<RxQueue*>(BIO_get_data(b));
+  q->unlend();  // copied bytes come after any lent ones
   if (q->off > 0 && q->off >= q->buf.size() / 2) {
     q->buf.erase(q->buf.begin(), q->buf.begin() + static_cast<std::ptrdiff_t>(q->off));
     q->off = 0;
@@ -43,16 +67,25 @@ int rxq_read_ex(BIO* b, char* out, size_t n, size_t* got) {
   auto* q = static_cast<RxQueue*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
   const size_t avail = q->buf.size() - q->off;
-  if (avail == 0) {
+  if (avail == 0 && q->lent_left == 0) {
     // Empty means "more to come", as BIO_set_mem_eof_return(-1) makes a memory BIO say.
     BIO_set_retry_read(b);
     *got = 0;
     return 0;
   }
-  const size_t k = std::min(n, avail);
-  std::memcpy(out, q->buf.data() + q->off, k);
+  size_t k = std::min(n, avail);
+  if (k) std::memcpy(out, q->buf.data() + q->off, k);
   q->off += k;
   if (q->off == q->buf.size()) q->buf.clear(), q->off = 0;
+  while (k < n && q->lent_left) {
+    const RxQueue::Lent& l = q->lent[q->lent_idx];
+    const size_t take = std::min(n - k, l.n - q->lent_off);
+    std::memcpy(out + k, l.p + q->lent_off, take);
+    k += take;
+    q->lent_off += take;
+    q->lent_left -= take;
+    if (q->lent_off == l.n) q->lent_idx++, q->lent_off = 0;
+  }
   *got = k;
   return 1;
 }
@@ -61,7 +94,7 @@ long rxq_ctrl(BIO* b, int cmd, long, void*) {
   auto* q = static_cast<RxQueue*>(BIO_get_data(b));
   switch (cmd) {
     case BIO_CTRL_PENDING:
-      return static_cast<long>(q->buf.size() - q->off);
+      return static_cast<long>(q->buf.size() - q->off + q->lent_left);
     case BIO_CTRL_FLUSH:
       return 1;
     default:
@@ -467,6 +500,14 @@ void TlsEndpoint::feed(const uint8_t* data, size_t len_bytes) {
   }
 }
 
+void TlsEndpoint::feed_borrowed(const uint8_t* data, size_t len_bytes) {
+  if (failed_ || len_bytes == 0) return;
+  in_records_.push(data, len_bytes, !handshake_done_);
+  auto* q = static_cast<RxQueue*>(BIO_get_data(rbio_));
+  q->lent.push_back({data, len_bytes});
+  q->lent_left += len_bytes;
+}
+
 void TlsEndpoint::drain_output(bool handshake_phase) {
   size_t pending;
   while ((pending = BIO_ctrl_pending(wbio_)) > 0) {
@@ -495,6 +536,12 @@ void TlsEndpoint::fail(const std::string& context, int ssl_error) {
 }
 
 void TlsEndpoint::step() {
+  step_inner();
+  // Lent bytes may go away after step() returns: keep what OpenSSL has not read yet.
+  static_cast<RxQueue*>(BIO_get_data(rbio_))->unlend();
+}
+
+void TlsEndpoint::step_inner() {
   if (failed_) return;
   if (!handshake_done_) {
     ERR_clear_error();

@@ -60,6 +60,10 @@ class TlsEndpoint {
 
   // Bytes received from the transport, in order, any chunking. Ignored once failed().
   void feed(const uint8_t* data, size_t len_bytes);
+  // The same, but OpenSSL reads the bytes where they are (no copy into the read queue): they
+  // must stay valid and unchanged until the next step() returns, which keeps a copy of
+  // whatever it did not consume. Saves a copy of every received byte.
+  void feed_borrowed(const uint8_t* data, size_t len_bytes);
   // Drives OpenSSL: the handshake until it completes; afterwards reads every complete record
   // fed so far, delivering plaintext through on_app_data (one call per SSL_read, i.e. per
   // non-empty record; empty records deliver nothing), close_notify through on_close_notify
@@ -126,6 +130,7 @@ class TlsEndpoint {
   std::function<void(const std::string& what)> on_error;
 
  private:
+  void step_inner();
   // Follows one direction's record stream without buffering it once the handshake is over:
   // records that start during the handshake are kept whole (for the trial decryption of
   // offload_keys; bounded), later ones are only counted, keeping the last one's first 13 bytes
