@@ -26,8 +26,8 @@
 // form out = xtime(w ^ rotr8(w)) ^ rotr8(w) ^ rotr16(w) ^ rotr24(w), the same XOR network as the
 // per-byte formula. Every part select is 32-bit aligned, which Verilator turns into whole-word
 // loads and stores instead of read-mask-or byte inserts into 512-bit vectors; the S-box is a
-// constant ROM indexed by the byte (one table load in the C++, a 256x8 ROM for synthesis, the
-// same as the former 256-entry case ROM module, of which there were ~1 000 instances).
+// function (a case ROM for synthesis, a constant array lookup in the C++, see below) instead of
+// ~1 000 instances of a case-ROM module.
 module aes_round_stage #(
   parameter int unsigned LANES = 4,
   parameter int unsigned ROUND = 1
@@ -45,51 +45,132 @@ module aes_round_stage #(
 );
   localparam int unsigned SW = LANES * 128;
 
-  // AES S-box (FIPS-197 §5.1.1): S(x) is bits [32x+7:32x], bits [32x+31:32x+8] are zero.
-  // Generated from the definition (multiplicative inverse in GF(2^8) mod x^8+x^4+x^3+x+1, then
-  // the affine map with constant 0x63) and checked against it, not copied; the NIST/Wycheproof
-  // known-answer tests exercise it. Why 32-bit entries: a 32-bit aligned part select of a
-  // constant is one array load in the verilated C++ (gcc folds Verilator's generic wide-select
-  // code), an 8-bit one is ~15 instructions and a branch. The zero bits are constants, so for
-  // synthesis this is the same 256x8 ROM.
-  localparam logic [8191:0] SBOX = {
-    256'h00000016_000000bb_00000054_000000b0_0000000f_0000002d_00000099_00000041,  // x = 255 .. 248
-    256'h00000068_00000042_000000e6_000000bf_0000000d_00000089_000000a1_0000008c,  // x = 247 .. 240
-    256'h000000df_00000028_00000055_000000ce_000000e9_00000087_0000001e_0000009b,  // x = 239 .. 232
-    256'h00000094_0000008e_000000d9_00000069_00000011_00000098_000000f8_000000e1,  // x = 231 .. 224
-    256'h0000009e_0000001d_000000c1_00000086_000000b9_00000057_00000035_00000061,  // x = 223 .. 216
-    256'h0000000e_000000f6_00000003_00000048_00000066_000000b5_0000003e_00000070,  // x = 215 .. 208
-    256'h0000008a_0000008b_000000bd_0000004b_0000001f_00000074_000000dd_000000e8,  // x = 207 .. 200
-    256'h000000c6_000000b4_000000a6_0000001c_0000002e_00000025_00000078_000000ba,  // x = 199 .. 192
-    256'h00000008_000000ae_0000007a_00000065_000000ea_000000f4_00000056_0000006c,  // x = 191 .. 184
-    256'h000000a9_0000004e_000000d5_0000008d_0000006d_00000037_000000c8_000000e7,  // x = 183 .. 176
-    256'h00000079_000000e4_00000095_00000091_00000062_000000ac_000000d3_000000c2,  // x = 175 .. 168
-    256'h0000005c_00000024_00000006_00000049_0000000a_0000003a_00000032_000000e0,  // x = 167 .. 160
-    256'h000000db_0000000b_0000005e_000000de_00000014_000000b8_000000ee_00000046,  // x = 159 .. 152
-    256'h00000088_00000090_0000002a_00000022_000000dc_0000004f_00000081_00000060,  // x = 151 .. 144
-    256'h00000073_00000019_0000005d_00000064_0000003d_0000007e_000000a7_000000c4,  // x = 143 .. 136
-    256'h00000017_00000044_00000097_0000005f_000000ec_00000013_0000000c_000000cd,  // x = 135 .. 128
-    256'h000000d2_000000f3_000000ff_00000010_00000021_000000da_000000b6_000000bc,  // x = 127 .. 120
-    256'h000000f5_00000038_0000009d_00000092_0000008f_00000040_000000a3_00000051,  // x = 119 .. 112
-    256'h000000a8_0000009f_0000003c_00000050_0000007f_00000002_000000f9_00000045,  // x = 111 .. 104
-    256'h00000085_00000033_0000004d_00000043_000000fb_000000aa_000000ef_000000d0,  // x = 103 ..  96
-    256'h000000cf_00000058_0000004c_0000004a_00000039_000000be_000000cb_0000006a,  // x =  95 ..  88
-    256'h0000005b_000000b1_000000fc_00000020_000000ed_00000000_000000d1_00000053,  // x =  87 ..  80
-    256'h00000084_0000002f_000000e3_00000029_000000b3_000000d6_0000003b_00000052,  // x =  79 ..  72
-    256'h000000a0_0000005a_0000006e_0000001b_0000001a_0000002c_00000083_00000009,  // x =  71 ..  64
-    256'h00000075_000000b2_00000027_000000eb_000000e2_00000080_00000012_00000007,  // x =  63 ..  56
-    256'h0000009a_00000005_00000096_00000018_000000c3_00000023_000000c7_00000004,  // x =  55 ..  48
-    256'h00000015_00000031_000000d8_00000071_000000f1_000000e5_000000a5_00000034,  // x =  47 ..  40
-    256'h000000cc_000000f7_0000003f_00000036_00000026_00000093_000000fd_000000b7,  // x =  39 ..  32
-    256'h000000c0_00000072_000000a4_0000009c_000000af_000000a2_000000d4_000000ad,  // x =  31 ..  24
-    256'h000000f0_00000047_00000059_000000fa_0000007d_000000c9_00000082_000000ca,  // x =  23 ..  16
-    256'h00000076_000000ab_000000d7_000000fe_0000002b_00000067_00000001_00000030,  // x =  15 ..   8
-    256'h000000c5_0000006f_0000006b_000000f2_0000007b_00000077_0000007c_00000063   // x =   7 ..   0
+  // AES S-box (FIPS-197 §5.1.1). The table was generated from the definition (multiplicative
+  // inverse in GF(2^8) mod x^8+x^4+x^3+x+1, then the affine map with constant 0x63) and checked
+  // against it, not copied; the NIST/Wycheproof known-answer tests exercise it.
+  //
+  // Written twice, for two tools: a case ROM (what synthesis reads: yosys turns it into a ROM,
+  // and a constant part select of a packed table instead makes it build a huge shifter), and,
+  // for Verilator only, the same table as a constant array (one byte load per lookup in the
+  // C++, where a case inside a function becomes a tree of eight nested conditionals). The ctest
+  // rtl_sbox_tables (rtl/check_sbox_tables.cmake) checks that the two list the same 256 values,
+  // so the simulated table is the synthesized one. (A check in an initial block would need
+  // $fatal, whose scope object deadlocks Verilator 5.006 when the model is destroyed.)
+  function automatic logic [7:0] sbox_case(input logic [7:0] x);
+    unique case (x)
+      8'h00: sbox_case = 8'h63; 8'h01: sbox_case = 8'h7c; 8'h02: sbox_case = 8'h77; 8'h03: sbox_case = 8'h7b;
+      8'h04: sbox_case = 8'hf2; 8'h05: sbox_case = 8'h6b; 8'h06: sbox_case = 8'h6f; 8'h07: sbox_case = 8'hc5;
+      8'h08: sbox_case = 8'h30; 8'h09: sbox_case = 8'h01; 8'h0a: sbox_case = 8'h67; 8'h0b: sbox_case = 8'h2b;
+      8'h0c: sbox_case = 8'hfe; 8'h0d: sbox_case = 8'hd7; 8'h0e: sbox_case = 8'hab; 8'h0f: sbox_case = 8'h76;
+      8'h10: sbox_case = 8'hca; 8'h11: sbox_case = 8'h82; 8'h12: sbox_case = 8'hc9; 8'h13: sbox_case = 8'h7d;
+      8'h14: sbox_case = 8'hfa; 8'h15: sbox_case = 8'h59; 8'h16: sbox_case = 8'h47; 8'h17: sbox_case = 8'hf0;
+      8'h18: sbox_case = 8'had; 8'h19: sbox_case = 8'hd4; 8'h1a: sbox_case = 8'ha2; 8'h1b: sbox_case = 8'haf;
+      8'h1c: sbox_case = 8'h9c; 8'h1d: sbox_case = 8'ha4; 8'h1e: sbox_case = 8'h72; 8'h1f: sbox_case = 8'hc0;
+      8'h20: sbox_case = 8'hb7; 8'h21: sbox_case = 8'hfd; 8'h22: sbox_case = 8'h93; 8'h23: sbox_case = 8'h26;
+      8'h24: sbox_case = 8'h36; 8'h25: sbox_case = 8'h3f; 8'h26: sbox_case = 8'hf7; 8'h27: sbox_case = 8'hcc;
+      8'h28: sbox_case = 8'h34; 8'h29: sbox_case = 8'ha5; 8'h2a: sbox_case = 8'he5; 8'h2b: sbox_case = 8'hf1;
+      8'h2c: sbox_case = 8'h71; 8'h2d: sbox_case = 8'hd8; 8'h2e: sbox_case = 8'h31; 8'h2f: sbox_case = 8'h15;
+      8'h30: sbox_case = 8'h04; 8'h31: sbox_case = 8'hc7; 8'h32: sbox_case = 8'h23; 8'h33: sbox_case = 8'hc3;
+      8'h34: sbox_case = 8'h18; 8'h35: sbox_case = 8'h96; 8'h36: sbox_case = 8'h05; 8'h37: sbox_case = 8'h9a;
+      8'h38: sbox_case = 8'h07; 8'h39: sbox_case = 8'h12; 8'h3a: sbox_case = 8'h80; 8'h3b: sbox_case = 8'he2;
+      8'h3c: sbox_case = 8'heb; 8'h3d: sbox_case = 8'h27; 8'h3e: sbox_case = 8'hb2; 8'h3f: sbox_case = 8'h75;
+      8'h40: sbox_case = 8'h09; 8'h41: sbox_case = 8'h83; 8'h42: sbox_case = 8'h2c; 8'h43: sbox_case = 8'h1a;
+      8'h44: sbox_case = 8'h1b; 8'h45: sbox_case = 8'h6e; 8'h46: sbox_case = 8'h5a; 8'h47: sbox_case = 8'ha0;
+      8'h48: sbox_case = 8'h52; 8'h49: sbox_case = 8'h3b; 8'h4a: sbox_case = 8'hd6; 8'h4b: sbox_case = 8'hb3;
+      8'h4c: sbox_case = 8'h29; 8'h4d: sbox_case = 8'he3; 8'h4e: sbox_case = 8'h2f; 8'h4f: sbox_case = 8'h84;
+      8'h50: sbox_case = 8'h53; 8'h51: sbox_case = 8'hd1; 8'h52: sbox_case = 8'h00; 8'h53: sbox_case = 8'hed;
+      8'h54: sbox_case = 8'h20; 8'h55: sbox_case = 8'hfc; 8'h56: sbox_case = 8'hb1; 8'h57: sbox_case = 8'h5b;
+      8'h58: sbox_case = 8'h6a; 8'h59: sbox_case = 8'hcb; 8'h5a: sbox_case = 8'hbe; 8'h5b: sbox_case = 8'h39;
+      8'h5c: sbox_case = 8'h4a; 8'h5d: sbox_case = 8'h4c; 8'h5e: sbox_case = 8'h58; 8'h5f: sbox_case = 8'hcf;
+      8'h60: sbox_case = 8'hd0; 8'h61: sbox_case = 8'hef; 8'h62: sbox_case = 8'haa; 8'h63: sbox_case = 8'hfb;
+      8'h64: sbox_case = 8'h43; 8'h65: sbox_case = 8'h4d; 8'h66: sbox_case = 8'h33; 8'h67: sbox_case = 8'h85;
+      8'h68: sbox_case = 8'h45; 8'h69: sbox_case = 8'hf9; 8'h6a: sbox_case = 8'h02; 8'h6b: sbox_case = 8'h7f;
+      8'h6c: sbox_case = 8'h50; 8'h6d: sbox_case = 8'h3c; 8'h6e: sbox_case = 8'h9f; 8'h6f: sbox_case = 8'ha8;
+      8'h70: sbox_case = 8'h51; 8'h71: sbox_case = 8'ha3; 8'h72: sbox_case = 8'h40; 8'h73: sbox_case = 8'h8f;
+      8'h74: sbox_case = 8'h92; 8'h75: sbox_case = 8'h9d; 8'h76: sbox_case = 8'h38; 8'h77: sbox_case = 8'hf5;
+      8'h78: sbox_case = 8'hbc; 8'h79: sbox_case = 8'hb6; 8'h7a: sbox_case = 8'hda; 8'h7b: sbox_case = 8'h21;
+      8'h7c: sbox_case = 8'h10; 8'h7d: sbox_case = 8'hff; 8'h7e: sbox_case = 8'hf3; 8'h7f: sbox_case = 8'hd2;
+      8'h80: sbox_case = 8'hcd; 8'h81: sbox_case = 8'h0c; 8'h82: sbox_case = 8'h13; 8'h83: sbox_case = 8'hec;
+      8'h84: sbox_case = 8'h5f; 8'h85: sbox_case = 8'h97; 8'h86: sbox_case = 8'h44; 8'h87: sbox_case = 8'h17;
+      8'h88: sbox_case = 8'hc4; 8'h89: sbox_case = 8'ha7; 8'h8a: sbox_case = 8'h7e; 8'h8b: sbox_case = 8'h3d;
+      8'h8c: sbox_case = 8'h64; 8'h8d: sbox_case = 8'h5d; 8'h8e: sbox_case = 8'h19; 8'h8f: sbox_case = 8'h73;
+      8'h90: sbox_case = 8'h60; 8'h91: sbox_case = 8'h81; 8'h92: sbox_case = 8'h4f; 8'h93: sbox_case = 8'hdc;
+      8'h94: sbox_case = 8'h22; 8'h95: sbox_case = 8'h2a; 8'h96: sbox_case = 8'h90; 8'h97: sbox_case = 8'h88;
+      8'h98: sbox_case = 8'h46; 8'h99: sbox_case = 8'hee; 8'h9a: sbox_case = 8'hb8; 8'h9b: sbox_case = 8'h14;
+      8'h9c: sbox_case = 8'hde; 8'h9d: sbox_case = 8'h5e; 8'h9e: sbox_case = 8'h0b; 8'h9f: sbox_case = 8'hdb;
+      8'ha0: sbox_case = 8'he0; 8'ha1: sbox_case = 8'h32; 8'ha2: sbox_case = 8'h3a; 8'ha3: sbox_case = 8'h0a;
+      8'ha4: sbox_case = 8'h49; 8'ha5: sbox_case = 8'h06; 8'ha6: sbox_case = 8'h24; 8'ha7: sbox_case = 8'h5c;
+      8'ha8: sbox_case = 8'hc2; 8'ha9: sbox_case = 8'hd3; 8'haa: sbox_case = 8'hac; 8'hab: sbox_case = 8'h62;
+      8'hac: sbox_case = 8'h91; 8'had: sbox_case = 8'h95; 8'hae: sbox_case = 8'he4; 8'haf: sbox_case = 8'h79;
+      8'hb0: sbox_case = 8'he7; 8'hb1: sbox_case = 8'hc8; 8'hb2: sbox_case = 8'h37; 8'hb3: sbox_case = 8'h6d;
+      8'hb4: sbox_case = 8'h8d; 8'hb5: sbox_case = 8'hd5; 8'hb6: sbox_case = 8'h4e; 8'hb7: sbox_case = 8'ha9;
+      8'hb8: sbox_case = 8'h6c; 8'hb9: sbox_case = 8'h56; 8'hba: sbox_case = 8'hf4; 8'hbb: sbox_case = 8'hea;
+      8'hbc: sbox_case = 8'h65; 8'hbd: sbox_case = 8'h7a; 8'hbe: sbox_case = 8'hae; 8'hbf: sbox_case = 8'h08;
+      8'hc0: sbox_case = 8'hba; 8'hc1: sbox_case = 8'h78; 8'hc2: sbox_case = 8'h25; 8'hc3: sbox_case = 8'h2e;
+      8'hc4: sbox_case = 8'h1c; 8'hc5: sbox_case = 8'ha6; 8'hc6: sbox_case = 8'hb4; 8'hc7: sbox_case = 8'hc6;
+      8'hc8: sbox_case = 8'he8; 8'hc9: sbox_case = 8'hdd; 8'hca: sbox_case = 8'h74; 8'hcb: sbox_case = 8'h1f;
+      8'hcc: sbox_case = 8'h4b; 8'hcd: sbox_case = 8'hbd; 8'hce: sbox_case = 8'h8b; 8'hcf: sbox_case = 8'h8a;
+      8'hd0: sbox_case = 8'h70; 8'hd1: sbox_case = 8'h3e; 8'hd2: sbox_case = 8'hb5; 8'hd3: sbox_case = 8'h66;
+      8'hd4: sbox_case = 8'h48; 8'hd5: sbox_case = 8'h03; 8'hd6: sbox_case = 8'hf6; 8'hd7: sbox_case = 8'h0e;
+      8'hd8: sbox_case = 8'h61; 8'hd9: sbox_case = 8'h35; 8'hda: sbox_case = 8'h57; 8'hdb: sbox_case = 8'hb9;
+      8'hdc: sbox_case = 8'h86; 8'hdd: sbox_case = 8'hc1; 8'hde: sbox_case = 8'h1d; 8'hdf: sbox_case = 8'h9e;
+      8'he0: sbox_case = 8'he1; 8'he1: sbox_case = 8'hf8; 8'he2: sbox_case = 8'h98; 8'he3: sbox_case = 8'h11;
+      8'he4: sbox_case = 8'h69; 8'he5: sbox_case = 8'hd9; 8'he6: sbox_case = 8'h8e; 8'he7: sbox_case = 8'h94;
+      8'he8: sbox_case = 8'h9b; 8'he9: sbox_case = 8'h1e; 8'hea: sbox_case = 8'h87; 8'heb: sbox_case = 8'he9;
+      8'hec: sbox_case = 8'hce; 8'hed: sbox_case = 8'h55; 8'hee: sbox_case = 8'h28; 8'hef: sbox_case = 8'hdf;
+      8'hf0: sbox_case = 8'h8c; 8'hf1: sbox_case = 8'ha1; 8'hf2: sbox_case = 8'h89; 8'hf3: sbox_case = 8'h0d;
+      8'hf4: sbox_case = 8'hbf; 8'hf5: sbox_case = 8'he6; 8'hf6: sbox_case = 8'h42; 8'hf7: sbox_case = 8'h68;
+      8'hf8: sbox_case = 8'h41; 8'hf9: sbox_case = 8'h99; 8'hfa: sbox_case = 8'h2d; 8'hfb: sbox_case = 8'h0f;
+      8'hfc: sbox_case = 8'hb0; 8'hfd: sbox_case = 8'h54; 8'hfe: sbox_case = 8'hbb; 8'hff: sbox_case = 8'h16;
+      default: sbox_case = 8'h00;
+    endcase
+  endfunction
+
+`ifdef VERILATOR
+  localparam logic [7:0] SBOX_TABLE [256] = '{
+    8'h63, 8'h7c, 8'h77, 8'h7b, 8'hf2, 8'h6b, 8'h6f, 8'hc5,
+    8'h30, 8'h01, 8'h67, 8'h2b, 8'hfe, 8'hd7, 8'hab, 8'h76,
+    8'hca, 8'h82, 8'hc9, 8'h7d, 8'hfa, 8'h59, 8'h47, 8'hf0,
+    8'had, 8'hd4, 8'ha2, 8'haf, 8'h9c, 8'ha4, 8'h72, 8'hc0,
+    8'hb7, 8'hfd, 8'h93, 8'h26, 8'h36, 8'h3f, 8'hf7, 8'hcc,
+    8'h34, 8'ha5, 8'he5, 8'hf1, 8'h71, 8'hd8, 8'h31, 8'h15,
+    8'h04, 8'hc7, 8'h23, 8'hc3, 8'h18, 8'h96, 8'h05, 8'h9a,
+    8'h07, 8'h12, 8'h80, 8'he2, 8'heb, 8'h27, 8'hb2, 8'h75,
+    8'h09, 8'h83, 8'h2c, 8'h1a, 8'h1b, 8'h6e, 8'h5a, 8'ha0,
+    8'h52, 8'h3b, 8'hd6, 8'hb3, 8'h29, 8'he3, 8'h2f, 8'h84,
+    8'h53, 8'hd1, 8'h00, 8'hed, 8'h20, 8'hfc, 8'hb1, 8'h5b,
+    8'h6a, 8'hcb, 8'hbe, 8'h39, 8'h4a, 8'h4c, 8'h58, 8'hcf,
+    8'hd0, 8'hef, 8'haa, 8'hfb, 8'h43, 8'h4d, 8'h33, 8'h85,
+    8'h45, 8'hf9, 8'h02, 8'h7f, 8'h50, 8'h3c, 8'h9f, 8'ha8,
+    8'h51, 8'ha3, 8'h40, 8'h8f, 8'h92, 8'h9d, 8'h38, 8'hf5,
+    8'hbc, 8'hb6, 8'hda, 8'h21, 8'h10, 8'hff, 8'hf3, 8'hd2,
+    8'hcd, 8'h0c, 8'h13, 8'hec, 8'h5f, 8'h97, 8'h44, 8'h17,
+    8'hc4, 8'ha7, 8'h7e, 8'h3d, 8'h64, 8'h5d, 8'h19, 8'h73,
+    8'h60, 8'h81, 8'h4f, 8'hdc, 8'h22, 8'h2a, 8'h90, 8'h88,
+    8'h46, 8'hee, 8'hb8, 8'h14, 8'hde, 8'h5e, 8'h0b, 8'hdb,
+    8'he0, 8'h32, 8'h3a, 8'h0a, 8'h49, 8'h06, 8'h24, 8'h5c,
+    8'hc2, 8'hd3, 8'hac, 8'h62, 8'h91, 8'h95, 8'he4, 8'h79,
+    8'he7, 8'hc8, 8'h37, 8'h6d, 8'h8d, 8'hd5, 8'h4e, 8'ha9,
+    8'h6c, 8'h56, 8'hf4, 8'hea, 8'h65, 8'h7a, 8'hae, 8'h08,
+    8'hba, 8'h78, 8'h25, 8'h2e, 8'h1c, 8'ha6, 8'hb4, 8'hc6,
+    8'he8, 8'hdd, 8'h74, 8'h1f, 8'h4b, 8'hbd, 8'h8b, 8'h8a,
+    8'h70, 8'h3e, 8'hb5, 8'h66, 8'h48, 8'h03, 8'hf6, 8'h0e,
+    8'h61, 8'h35, 8'h57, 8'hb9, 8'h86, 8'hc1, 8'h1d, 8'h9e,
+    8'he1, 8'hf8, 8'h98, 8'h11, 8'h69, 8'hd9, 8'h8e, 8'h94,
+    8'h9b, 8'h1e, 8'h87, 8'he9, 8'hce, 8'h55, 8'h28, 8'hdf,
+    8'h8c, 8'ha1, 8'h89, 8'h0d, 8'hbf, 8'he6, 8'h42, 8'h68,
+    8'h41, 8'h99, 8'h2d, 8'h0f, 8'hb0, 8'h54, 8'hbb, 8'h16
   };
 
   function automatic logic [7:0] sbox(input logic [7:0] x);
-    sbox = 8'(SBOX[32*x +: 32]);
+    sbox = SBOX_TABLE[x];
   endfunction
+
+`else
+  function automatic logic [7:0] sbox(input logic [7:0] x);
+    sbox = sbox_case(x);
+  endfunction
+`endif
 
   // SubWord with ShiftRows' byte gather: bytes b0..b3 (b0 -> [7:0]) through the S-box.
   function automatic logic [31:0] sub4(input logic [7:0] b0, input logic [7:0] b1,
