@@ -28,6 +28,18 @@
 // loads and stores instead of read-mask-or byte inserts into 512-bit vectors; the S-box is a
 // function (a case ROM for synthesis, a constant array lookup in the C++, see below) instead of
 // ~1 000 instances of a case-ROM module.
+// Two forms of the same logic (rtl/README "Simulation forms"): Verilator builds take the forms
+// that simulate fast (table loads, 4-bit windows); synthesis, and the verilated build with
+// +define+NICSIM_SYNTH_FORMS that runs the same tests on them (test_rtl_engine_synthforms),
+// take the hardware forms (case ROM, AND/XOR array).
+`ifdef VERILATOR
+`ifndef NICSIM_SYNTH_FORMS
+`ifndef NICSIM_SIM_FORMS
+`define NICSIM_SIM_FORMS
+`endif
+`endif
+`endif
+
 module aes_round_stage #(
   parameter int unsigned LANES = 4,
   parameter int unsigned ROUND = 1
@@ -126,7 +138,7 @@ module aes_round_stage #(
     endcase
   endfunction
 
-`ifdef VERILATOR
+`ifdef NICSIM_SIM_FORMS
   localparam logic [7:0] SBOX_TABLE [256] = '{
     8'h63, 8'h7c, 8'h77, 8'h7b, 8'hf2, 8'h6b, 8'h6f, 8'hc5,
     8'h30, 8'h01, 8'h67, 8'h2b, 8'hfe, 8'hd7, 8'hab, 8'h76,

@@ -28,6 +28,18 @@
 // in a spare lane of the E_K(J0) beat). If it differs from the flow's stored H (first record
 // after a key install or a key change), the front spends LANES-1 cycles computing H^2..H^LANES
 // with one multiplier before it takes the item; otherwise records cost no extra cycle.
+// Two forms of the same logic (rtl/README "Simulation forms"): Verilator builds take the forms
+// that simulate fast (table loads, 4-bit windows); synthesis, and the verilated build with
+// +define+NICSIM_SYNTH_FORMS that runs the same tests on them (test_rtl_engine_synthforms),
+// take the hardware forms (case ROM, AND/XOR array).
+`ifdef VERILATOR
+`ifndef NICSIM_SYNTH_FORMS
+`ifndef NICSIM_SIM_FORMS
+`define NICSIM_SIM_FORMS
+`endif
+`endif
+`endif
+
 module tls_gcm_ghash #(
   parameter int unsigned LANES     = 4,
   parameter int unsigned FLOWS     = 16,
@@ -98,6 +110,7 @@ module tls_gcm_ghash #(
   // the multiples and a 16:1 mux per nibble); for Verilator one table load per nibble and no
   // data-dependent branch (the former `if (b[i]) acc ^= a << i` loop cost ~1 900 instructions
   // per product and mispredicted often).
+`ifdef NICSIM_SIM_FORMS
   function automatic logic [126:0] clmul64(input logic [63:0] a, input logic [63:0] b);
     logic [63:0] mul_lo [16];  // (a * k) mod x^64
     logic [2:0]  mul_hi [16];  // (a * k) div x^64 (k has degree <= 3)
@@ -125,6 +138,22 @@ module tls_gcm_ghash #(
     end
     clmul64 = {hi, lo};
   endfunction
+`else
+  // The hardware form: per multiplier bit, the multiplicand shifted into a low and a high word
+  // is XORed in (an AND/XOR array; about a quarter of the window form's cells in yosys).
+  function automatic logic [126:0] clmul64(input logic [63:0] a, input logic [63:0] b);
+    logic [63:0] lo, hi;
+    lo = '0;
+    hi = '0;
+    for (int i = 0; i < 64; i++) begin
+      if (b[i]) begin
+        lo = lo ^ (a << i);
+        hi = hi ^ (a >> (64 - i));  // a shift by 64 (i = 0) gives 0
+      end
+    end
+    clmul64 = {hi[62:0], lo};  // hi[63] is always 0: the product has 127 bits
+  endfunction
+`endif
 
   // 128x128 -> 255-bit carry-less multiply, one level of Karatsuba (three 64x64 products):
   // a*b = hi*x^128 + (mid + hi + lo)*x^64 + lo with mid = (a1+a0)(b1+b0). Left unreduced so
