@@ -353,17 +353,19 @@ TEST_CASE("cosim: the engine clock runs on across pieces and the waveform of a w
     BehaviouralGcmEngine beh(params_for_lead(o.cmd_lead_cycles));
     const uint8_t key[16] = {1};
     uint64_t before = rtl.cycle();
+    // Enough pieces that the run outlasts the window at any LANES (8 lanes: 12 beats a piece).
+    constexpr uint32_t kPieces = 8;
     const uint64_t beats = (1448 + 16 * RtlGcmEngine::lanes() - 1) / (16 * RtlGcmEngine::lanes());
-    for (uint32_t off = 0; off < 4 * 1448; off += 1448) {
-      CHECK(both(rtl, beh, piece(9, key, off, 1448, 4 * 1448), std::vector<uint8_t>(1448, uint8_t(off))));
+    for (uint32_t off = 0; off < kPieces * 1448; off += 1448) {
+      CHECK(both(rtl, beh, piece(9, key, off, 1448, kPieces * 1448), std::vector<uint8_t>(1448, uint8_t(off))));
       // At least the command lead and the beats (23 at 4 lanes), every time.
       CHECK(rtl.cycle() >= before + o.cmd_lead_cycles + beats);
       before = rtl.cycle();
     }
     cycles = rtl.cycle();
     CHECK(rtl.stats().cycles == cycles);
-    CHECK(rtl.stats().beats_in == 4 * beats);
-    CHECK(rtl.stats().beats_out == 4 * beats);
+    CHECK(rtl.stats().beats_in == kPieces * beats);
+    CHECK(rtl.stats().beats_out == kPieces * beats);
     CHECK(rtl.stats().tags == 1);
   }  // the destructor closes the file
   REQUIRE(cycles > 150);
