@@ -7,6 +7,8 @@
 #include <queue>
 #include <vector>
 
+#include "host/sim/slot_pool.h"
+
 namespace nicsim::sim {
 
 using TimePs = uint64_t;  // picoseconds, the one time unit of the whole simulator
@@ -24,16 +26,7 @@ class EventQueue {
   // same time run in the order they were scheduled, so runs are deterministic.
   void at(TimePs t, Fn fn) {
     if (t < now_ps_) t = now_ps_;
-    uint32_t slot;
-    if (!free_.empty()) {
-      slot = free_.back();
-      free_.pop_back();
-      fns_[slot] = std::move(fn);
-    } else {
-      slot = uint32_t(fns_.size());
-      fns_.push_back(std::move(fn));
-    }
-    heap_.push(Key{t, next_order_++, slot});
+    heap_.push(Key{t, next_order_++, fns_.put(std::move(fn))});
     if (on_schedule_) on_schedule_(t);
   }
   void after(TimePs delay, Fn fn) { at(now_ps_ + delay, std::move(fn)); }
@@ -47,8 +40,7 @@ class EventQueue {
     Key k = heap_.top();
     heap_.pop();
     now_ps_ = k.t;
-    Fn fn = std::move(fns_[k.slot]);
-    free_.push_back(k.slot);
+    Fn fn = fns_.take(k.slot);
     fn();
     return true;
   }
@@ -77,8 +69,7 @@ class EventQueue {
     }
   };
   std::priority_queue<Key, std::vector<Key>, Later> heap_;
-  std::vector<Fn> fns_;
-  std::vector<uint32_t> free_;
+  SlotPool<Fn> fns_;
   TimePs now_ps_ = 0;
   uint64_t next_order_ = 0;
   std::function<void(TimePs)> on_schedule_;

@@ -73,19 +73,10 @@ void Link::send(std::vector<uint8_t>&& frame, sim::TimePs depart_ps, bool has_pa
     arrive += cfg_.reorder_delay_ps;
     stats_.frames_reordered++;
   }
-  uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-    in_flight_[slot] = std::move(frame);
-  } else {
-    slot = uint32_t(in_flight_.size());
-    in_flight_.push_back(std::move(frame));
-  }
+  const uint32_t slot = in_flight_.put(std::move(frame));
   q_.at(arrive, [this, slot] {
     stats_.frames_delivered++;
-    std::vector<uint8_t> f = std::move(in_flight_[slot]);
-    free_slots_.push_back(slot);
+    std::vector<uint8_t> f = in_flight_.take(slot);
     if (deliver_) deliver_(std::move(f));
   });
 }

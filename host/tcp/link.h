@@ -47,8 +47,7 @@ class Link {
   std::function<void(std::vector<uint8_t>&&)> deliver_;
   // Frames on the wire wait in slots; the arrival event carries only the slot number, which
   // keeps the event's closure inside std::function's small buffer (no allocation per frame).
-  std::vector<std::vector<uint8_t>> in_flight_;
-  std::vector<uint32_t> free_slots_;
+  sim::SlotPool<std::vector<uint8_t>> in_flight_;
   LinkStats stats_;
   uint64_t rng_;
   bool bad_state_ = false;
