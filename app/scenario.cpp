@@ -164,6 +164,11 @@ double thread_cpu_s() {
 }
 }  // namespace
 
+// Why a run stops when the peer's checksum check fails (on either thread).
+std::string bad_checksum_error(const Flow& f) {
+  return "flow " + std::to_string(f.id) + ": the peer received a frame from the NIC with a bad IP or TCP checksum";
+}
+
 class PeerWorker {
  public:
   PeerWorker() : th_([this] { loop(); }) {}
@@ -240,7 +245,7 @@ class PeerWorker {
         // frame and the sender retransmit; here nothing may hide a NIC error).
         if (c.nic_frame && !trace::verify_checksums(c.buf.data(), c.buf.size())) {
           bad_csum_++;
-          set_error(f, "flow " + std::to_string(f.id) + ": the peer received a frame from the NIC with a bad IP or TCP checksum");
+          set_error(f, bad_checksum_error(f));
           break;
         }
         f.ptls->feed_borrowed(c.buf.data() + c.off, c.len);  // the batch outlives step() below
@@ -661,7 +666,7 @@ void Scenario::deliver_to_peer(std::vector<uint8_t>&& frame) {
   const bool check_first = !f.peer_async;
   if (check_first && !trace::verify_checksums(frame.data(), frame.size())) {
     peer_bad_csum_++;
-    return fail("flow " + std::to_string(f.id) + ": the peer received a frame from the NIC with a bad IP or TCP checksum");
+    return fail(bad_checksum_error(f));
   }
   tcp::RxSegment r = rx_segment(p, frame.data());
   cur_frame_ = &frame;
@@ -671,7 +676,7 @@ void Scenario::deliver_to_peer(std::vector<uint8_t>&& frame) {
   if (cur_frame_held_) return;  // the worker has it
   if (!check_first && !trace::verify_checksums(frame.data(), frame.size())) {
     peer_bad_csum_++;
-    return fail("flow " + std::to_string(f.id) + ": the peer received a frame from the NIC with a bad IP or TCP checksum");
+    return fail(bad_checksum_error(f));
   }
   nic_->recycle_frame(std::move(frame));
 }

@@ -210,10 +210,10 @@ class DmaReadShell : public DmaStageShell {
     uint32_t off = 0;
     // A TLS WQE's bytes are read where they lie: aes_gcm encrypts from there into w.payload
     // (one copy of every payload byte fewer for the simulator). Plain WQEs are copied.
-    w.src_views = w.is_tls();
+    const bool lend = w.is_tls();
     for (uint32_t i = 0; i < w.num_segs; i++) {
       TimePs done;
-      if (w.src_views) {
+      if (lend) {
         done = dma_read_view(w.segs[i].addr, w.payload.data() + off, w.segs[i].byte_count, start, &w.src[i]);
         // A target that lent no view copied into w.payload: use those bytes in place.
         if (done != UINT64_MAX && !w.src[i]) w.src[i] = w.payload.data() + off;

@@ -36,7 +36,6 @@ struct TxWork {
   uint32_t payload_len = 0;
   // A TLS WQE's input as dma_read found it: segment i's bytes at src[i] (in host memory, lent
   // by DMA; or in payload), src_len[i] of them. Valid only while the WQE is in the chain.
-  bool src_views = false;
   const uint8_t* src[abi::kMaxWqeDataSegs] = {};
   uint32_t src_len[abi::kMaxWqeDataSegs] = {};
   // tx_checksum output, mac_tx stamps depart_ps
@@ -55,7 +54,6 @@ struct TxWork {
     inline_hdr.clear();
     num_segs = 0;
     payload_len = 0;
-    src_views = false;
     num_frames = 0;
     error = abi::CqeSyndrome::none;
     ready_ps = done_ps = 0;
