@@ -1,3 +1,4 @@
+aes_sim_pkg.sv
 aes_round_stage.sv
 aes_ctr_pipe.sv
 tls_gcm_fifo.sv
