@@ -104,39 +104,41 @@ module tls_gcm_ghash #(
   // where module-level signals are members stored and reloaded at every step.
   //
   // 64x64 -> 127-bit carry-less (GF(2)[x]) multiply; bit i of an operand is the coefficient of
-  // x^i. 4-bit windows: the 16 multiples a*k (k = 0..15, 67 bits: a low word and 3 carry-out
-  // bits) are built with shifts and XORs, each nibble of b selects one and it is XORed in at
-  // 4j. For synthesis the same function as the bit-serial AND/XOR array (an XOR network for
-  // the multiples and a 16:1 mux per nibble); for Verilator one table load per nibble and no
-  // data-dependent branch (the former `if (b[i]) acc ^= a << i` loop cost ~1 900 instructions
-  // per product and mispredicted often).
+  // x^i. Simulation form: integer multiplies with holes (the technique of BearSSL's
+  // constant-time GHASH). Split a 32-bit operand into four masks of every fourth bit
+  // (a_i = bits = i mod 4); in the integer product a_i * b_j every partial product lands on a
+  // bit position = i+j mod 4, and at most 8 of them (32/4 bits per mask) land on one position,
+  // so each position's count fits in the 4 bits up to the next position of its class: no carry
+  // reaches another bit of the class, and bit p of the product is the parity of its count,
+  // i.e. the carry-less product. The four masks whose classes sum to r mod 4 are XORed and
+  // masked to class r: 16 64-bit multiplies per 32x32 product, three per 64x64 product
+  // (one Karatsuba level). No data-dependent branch, no table. For synthesis the same function
+  // is the AND/XOR array below (integer multipliers would be absurd hardware).
 `ifdef NICSIM_SIM_FORMS
+  function automatic logic [62:0] clmul32(input logic [31:0] a, input logic [31:0] b);
+    logic [63:0] a0, a1, a2, a3, b0, b1, b2, b3, z0, z1, z2, z3;
+    a0 = {32'd0, a & 32'h1111_1111};
+    a1 = {32'd0, a & 32'h2222_2222};
+    a2 = {32'd0, a & 32'h4444_4444};
+    a3 = {32'd0, a & 32'h8888_8888};
+    b0 = {32'd0, b & 32'h1111_1111};
+    b1 = {32'd0, b & 32'h2222_2222};
+    b2 = {32'd0, b & 32'h4444_4444};
+    b3 = {32'd0, b & 32'h8888_8888};
+    z0 = (a0 * b0) ^ (a1 * b3) ^ (a2 * b2) ^ (a3 * b1);
+    z1 = (a0 * b1) ^ (a1 * b0) ^ (a2 * b3) ^ (a3 * b2);
+    z2 = (a0 * b2) ^ (a1 * b1) ^ (a2 * b0) ^ (a3 * b3);
+    z3 = (a0 * b3) ^ (a1 * b2) ^ (a2 * b1) ^ (a3 * b0);
+    clmul32 = 63'((z0 & 64'h1111_1111_1111_1111) | (z1 & 64'h2222_2222_2222_2222)
+                | (z2 & 64'h4444_4444_4444_4444) | (z3 & 64'h8888_8888_8888_8888));
+  endfunction
+
   function automatic logic [126:0] clmul64(input logic [63:0] a, input logic [63:0] b);
-    logic [63:0] mul_lo [16];  // (a * k) mod x^64
-    logic [2:0]  mul_hi [16];  // (a * k) div x^64 (k has degree <= 3)
-    logic [63:0] lo;
-    logic [62:0] hi;
-    logic [3:0]  nib;
-    mul_lo[0] = '0;
-    mul_hi[0] = '0;
-    mul_lo[1] = a;
-    mul_hi[1] = '0;
-    for (int k = 2; k < 16; k += 2) begin
-      // a*k = (a*(k/2)) * x; a*(k+1) = a*k + a.
-      mul_lo[k]     = {mul_lo[k/2][62:0], 1'b0};
-      mul_hi[k]     = {mul_hi[k/2][1:0], mul_lo[k/2][63]};
-      mul_lo[k + 1] = mul_lo[k] ^ a;
-      mul_hi[k + 1] = mul_hi[k];
-    end
-    lo = '0;
-    hi = '0;
-    for (int j = 0; j < 16; j++) begin
-      nib = b[4*j +: 4];
-      lo  = lo ^ (mul_lo[nib] << (4*j));
-      // The part of the 67-bit multiple above bit 63 (a shift by 64, j = 0, gives 0).
-      hi  = hi ^ 63'(mul_lo[nib] >> (64 - 4*j)) ^ (63'(mul_hi[nib]) << (4*j));
-    end
-    clmul64 = {hi, lo};
+    logic [62:0] lo, hi, mid;
+    lo  = clmul32(a[31:0], b[31:0]);
+    hi  = clmul32(a[63:32], b[63:32]);
+    mid = clmul32(a[63:32] ^ a[31:0], b[63:32] ^ b[31:0]) ^ lo ^ hi;
+    clmul64 = {64'd0, lo} ^ {32'd0, mid, 32'd0} ^ {hi, 64'd0};
   endfunction
 `else
   // The hardware form: per multiplier bit, the multiplicand shifted into a low and a high word
