@@ -3,7 +3,8 @@
 # synthesis reads), entry by entry:
 #   SBOX_TABLE[x] == sbox_case(x) for all 256 x (the simulated S-box is the synthesized one);
 #   TE0[x] == {3*S, S, S, 2*S} with S = sbox_case(x), products in GF(2^8) mod
-#   x^8+x^4+x^3+x+1 (the T-table is SubBytes followed by MixColumns of one byte in row 0).
+#   x^8+x^4+x^3+x+1 (the T-table is SubBytes followed by MixColumns of one byte in row 0),
+#   TEk[x] == TE0[x] rotated left by 8k bits, k = 1..3 (the same for a byte in row k).
 # The NIST/Wycheproof tests then exercise both forms (test_rtl_engine: simulation forms,
 # test_rtl_engine_synthforms: hardware forms).
 #   cmake -DSV=path/to/aes_round_stage.sv -DPKG=path/to/aes_sim_pkg.sv -P check_sbox_tables.cmake
@@ -41,6 +42,9 @@ function(read_table name width hexdigits out)
 endfunction()
 read_table(SBOX_TABLE 8 2 sbox_entries)
 read_table(TE0 32 8 te0_entries)
+read_table(TE1 32 8 te1_entries)
+read_table(TE2 32 8 te2_entries)
+read_table(TE3 32 8 te3_entries)
 
 # xtime in GF(2^8): multiply by x, reduce by 0x11b.
 function(xtime v out)
@@ -71,13 +75,23 @@ foreach(arm IN LISTS arms)
   math(EXPR s "0x${y}")
   xtime(${s} s2)
   math(EXPR s3 "${s2} ^ ${s}")
-  math(EXPR te "(${s3} << 24) | (${s} << 16) | (${s} << 8) | ${s2}" OUTPUT_FORMAT HEXADECIMAL)
-  list(GET te0_entries ${i} t)
-  string(TOLOWER "${t}" t)
-  string(REGEX REPLACE "^32'h" "" t "${t}")
-  math(EXPR tv "0x${t}" OUTPUT_FORMAT HEXADECIMAL)
-  if(NOT tv STREQUAL te)
-    message(FATAL_ERROR "rtl_sbox_tables: TE0[0x${x}] = ${tv}, expected ${te} from S(0x${x}) = 0x${y}")
-  endif()
+  # Row k: bytes {b3, b2, b1, b0} = {3S, S, S, 2S} rotated left by k bytes.
+  set(row_bytes ${s2} ${s} ${s} ${s3})
+  foreach(k 0 1 2 3)
+    set(word 0)
+    foreach(r 0 1 2 3)
+      math(EXPR src "(${r} - ${k} + 4) % 4")
+      list(GET row_bytes ${src} byte)
+      math(EXPR word "${word} | (${byte} << (8 * ${r}))")
+    endforeach()
+    math(EXPR te "${word}" OUTPUT_FORMAT HEXADECIMAL)
+    list(GET te${k}_entries ${i} t)
+    string(TOLOWER "${t}" t)
+    string(REGEX REPLACE "^32'h" "" t "${t}")
+    math(EXPR tv "0x${t}" OUTPUT_FORMAT HEXADECIMAL)
+    if(NOT tv STREQUAL te)
+      message(FATAL_ERROR "rtl_sbox_tables: TE${k}[0x${x}] = ${tv}, expected ${te} from S(0x${x}) = 0x${y}")
+    endif()
+  endforeach()
 endforeach()
-message(STATUS "rtl_sbox_tables: case ROM, SBOX_TABLE and TE0 agree on all 256 entries")
+message(STATUS "rtl_sbox_tables: case ROM, SBOX_TABLE and TE0..TE3 agree on all 256 entries")
