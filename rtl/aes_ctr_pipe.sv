@@ -5,6 +5,19 @@
 // issuer guarantees room downstream (credit counter in tls_gcm_engine).
 //
 // key_i: byte i in bits [8i+7:8i]; AES-128 uses bytes 0..15 (bits [127:0]).
+//
+// Two forms with the same ports, cycle for cycle (rtl/README "Simulation forms"): the hardware
+// form (input stage + 14 aes_round_stage instances; what yosys reads and what the verilated build
+// with +define+NICSIM_SYNTH_FORMS simulates) and, for default Verilator builds, a simulation form
+// that encrypts a beat at issue with a round loop and delays the result 15 cycles.
+`ifdef VERILATOR
+`ifndef NICSIM_SYNTH_FORMS
+`ifndef NICSIM_SIM_FORMS
+`define NICSIM_SIM_FORMS
+`endif
+`endif
+`endif
+
 module aes_ctr_pipe #(
   parameter int unsigned LANES = 4
 ) (
@@ -20,6 +33,124 @@ module aes_ctr_pipe #(
   localparam int unsigned SW     = LANES * 128;
   localparam int unsigned STAGES = 14;
 
+`ifdef NICSIM_SIM_FORMS
+  // Simulation form (Verilator builds; rtl/README "Simulation forms"): the same ports cycle for
+  // cycle (valid_o is valid_i 15 edges later, blocks_o then holds that beat's encrypted blocks),
+  // computed the way a simulator does it fastest: the whole encryption of a beat when it is
+  // issued, by one function whose round loop is a loop in the C++ (one round of code run 10
+  // or 14 times, instead of 14 unrolled stages whose 512-bit state and 256-bit key window are
+  // copied from stage to stage every cycle), parked in a 16-slot delay line until its cycle.
+  // The rounds and the key expansion are the hardware form's, step for step: the key window
+  // advances by four words per round exactly as in aes_round_stage, and the round is the
+  // T-table form of SubBytes, ShiftRows, MixColumns (aes_sim_pkg, checked against the S-box
+  // case ROM by rtl_sbox_tables). The hardware form below is what synthesis reads and what
+  // test_rtl_engine_synthforms runs the same known-answer tests on.
+  localparam int unsigned SLOTS = 16;  // >= LATENCY (15): a slot is read 15 edges after its write
+
+  // One step of the key expansion (FIPS-197 §5.2) on the window k[0..7] = w[i-8..i-1] (AES-128:
+  // k[4..7] = w[i-4..i-1]), as in aes_round_stage: round r's round key to rk, window advanced.
+  function automatic void key_step(inout logic [31:0] k [8], input int r, input logic key256,
+                                   output logic [31:0] rk [4]);
+    logic        rot;
+    logic [31:0] sw_in, temp, n0, n1, n2, n3;
+    rot   = !key256 || (r % 2 == 0);
+    sw_in = rot ? {k[7][7:0], k[7][31:8]} : k[7];
+    temp  = aes_sim_pkg::sub4(sw_in[7:0], sw_in[15:8], sw_in[23:16], sw_in[31:24]);
+    // Rcon[j], j = r (AES-128) or r/2 (AES-256, even rounds; odd rounds take none).
+    if (rot) temp = temp ^ {24'd0, aes_sim_pkg::RCON[key256 ? r[4:1] : r[3:0]]};
+    n0 = (key256 ? k[0] : k[4]) ^ temp;
+    n1 = (key256 ? k[1] : k[5]) ^ n0;
+    n2 = (key256 ? k[2] : k[6]) ^ n1;
+    n3 = (key256 ? k[3] : k[7]) ^ n2;
+    if (key256 && r == 1) begin
+      // AES-256 round 1 uses w[4..7], the second half of the key itself.
+      rk[0] = k[4];
+      rk[1] = k[5];
+      rk[2] = k[6];
+      rk[3] = k[7];
+    end else begin
+      rk[0] = n0;
+      rk[1] = n1;
+      rk[2] = n2;
+      rk[3] = n3;
+      k[0] = k[4];
+      k[1] = k[5];
+      k[2] = k[6];
+      k[3] = k[7];
+      k[4] = n0;
+      k[5] = n1;
+      k[6] = n2;
+      k[7] = n3;
+    end
+  endfunction
+
+  // AES-128/256 encryption of the LANES blocks of a beat under one key. State column c of lane
+  // l is st[4l+c] (row r in bits [8r+7:8r]); ShiftRows: out[4c+r] = in[4((c+r)%4)+r].
+  function automatic logic [SW-1:0] encrypt_beat(input logic [255:0] key, input logic key256,
+                                                 input logic [SW-1:0] blocks);
+    logic [31:0] k  [8];
+    logic [31:0] rk [4];
+    logic [31:0] st [LANES*4];
+    logic [31:0] nx [LANES*4];
+    int          nr;
+    for (int j = 0; j < 8; j++) begin
+      k[j] = key256 ? key[32*j +: 32] : ((j >= 4) ? key[32*(j-4) +: 32] : 32'd0);
+    end
+    nr = key256 ? 14 : 10;
+    for (int l = 0; l < LANES; l++) begin
+      for (int c = 0; c < 4; c++) begin
+        st[4*l + c] = blocks[128*l + 32*c +: 32] ^ (key256 ? k[c] : k[4 + c]);
+      end
+    end
+    // Rounds 1..nr-1: a loop with a run-time bound, so it stays a loop in the C++.
+    for (int r = 1; r < nr; r++) begin
+      key_step(k, r, key256, rk);
+      for (int l = 0; l < LANES; l++) begin
+        for (int c = 0; c < 4; c++) begin
+          nx[4*l + c] = aes_sim_pkg::te_column(st[4*l + c][7:0],
+                                               st[4*l + (c + 1) % 4][15:8],
+                                               st[4*l + (c + 2) % 4][23:16],
+                                               st[4*l + (c + 3) % 4][31:24]) ^ rk[c];
+        end
+      end
+      st = nx;
+    end
+    // Last round: no MixColumns.
+    key_step(k, nr, key256, rk);
+    for (int l = 0; l < LANES; l++) begin
+      for (int c = 0; c < 4; c++) begin
+        encrypt_beat[128*l + 32*c +: 32] = aes_sim_pkg::sub4(st[4*l + c][7:0],
+                                                             st[4*l + (c + 1) % 4][15:8],
+                                                             st[4*l + (c + 2) % 4][23:16],
+                                                             st[4*l + (c + 3) % 4][31:24])
+                                         ^ rk[c];
+      end
+    end
+  endfunction
+
+  logic [STAGES:0]           v_q;     // v_q[i]: a beat was issued i+1 edges ago
+  logic [$clog2(SLOTS)-1:0]  slot_q;  // advances every edge
+  logic [SW-1:0]             res_q [SLOTS];
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      v_q    <= '0;
+      slot_q <= '0;
+    end else begin
+      v_q    <= {v_q[STAGES-1:0], valid_i};
+      slot_q <= slot_q + 1'b1;
+    end
+  end
+
+  // Datapath: no reset, loaded only with a beat (valid_o qualifies blocks_o).
+  always_ff @(posedge clk_i) begin
+    if (valid_i) res_q[slot_q] <= encrypt_beat(key_i, key256_i, blocks_i);
+  end
+
+  assign valid_o  = v_q[STAGES];
+  // Written 15 edges ago at slot_q - 15 = slot_q + 1 (mod 16).
+  assign blocks_o = res_q[slot_q + 1'b1];
+`else
   logic [STAGES:0]  valid;
   logic [STAGES:0]  key256;
   logic [255:0]     kw     [STAGES+1];
@@ -85,4 +216,5 @@ module aes_ctr_pipe #(
 
   assign valid_o  = valid[STAGES];
   assign blocks_o = state[STAGES];
+`endif
 endmodule

@@ -18,28 +18,19 @@
 // unchanged through stages 11..14, so beats never overtake each other and the keystream FIFO
 // stays in issue order.
 //
-// How it is written (simulation speed; the logic is what a round always is): the round is a
-// function of the stage input evaluated inside the clocked block under valid_i, so the verilated
-// model computes a stage only when a beat is in it (datapath flops carry no reset and valid_o
-// qualifies them, so holding them when idle is invisible outside). It works on 32-bit columns:
-// SubBytes+ShiftRows gather four S-box outputs into a column word, MixColumns is the word-level
-// form out = xtime(w ^ rotr8(w)) ^ rotr8(w) ^ rotr16(w) ^ rotr24(w), the same XOR network as the
-// per-byte formula. Every part select is 32-bit aligned, which Verilator turns into whole-word
-// loads and stores instead of read-mask-or byte inserts into 512-bit vectors; the S-box is a
-// function (a case ROM for synthesis, a constant array lookup in the C++, see below) instead of
-// ~1 000 instances of a case-ROM module.
-// Two forms of the same logic (rtl/README "Simulation forms"): Verilator builds take the forms
-// that simulate fast (table loads, 4-bit windows); synthesis, and the verilated build with
-// +define+NICSIM_SYNTH_FORMS that runs the same tests on them (test_rtl_engine_synthforms),
-// take the hardware forms (case ROM, AND/XOR array).
-`ifdef VERILATOR
-`ifndef NICSIM_SYNTH_FORMS
-`ifndef NICSIM_SIM_FORMS
-`define NICSIM_SIM_FORMS
-`endif
-`endif
-`endif
-
+// This is the hardware form (what synthesis reads, and what the verilated build with
+// +define+NICSIM_SYNTH_FORMS simulates: test_rtl_engine_synthforms). Default Verilator builds
+// take the simulation form of the whole pipeline in aes_ctr_pipe (a round loop over T-tables, see
+// rtl/README "Simulation forms") and do not instantiate this module.
+//
+// How it is written (the logic is what a round always is): the round is a function of the stage
+// input evaluated inside the clocked block under valid_i (datapath flops carry no reset and
+// valid_o qualifies them). It works on 32-bit columns: SubBytes+ShiftRows gather four S-box
+// outputs into a column word, MixColumns is the word-level form
+// out = xtime(w ^ rotr8(w)) ^ rotr8(w) ^ rotr16(w) ^ rotr24(w), the same XOR network as the
+// per-byte formula; every part select is 32-bit aligned. The S-box is a case ROM function (yosys
+// turns it into a ROM; a constant part select of a packed table instead makes it build a huge
+// shifter).
 module aes_round_stage #(
   parameter int unsigned LANES = 4,
   parameter int unsigned ROUND = 1
@@ -59,15 +50,9 @@ module aes_round_stage #(
 
   // AES S-box (FIPS-197 §5.1.1). The table was generated from the definition (multiplicative
   // inverse in GF(2^8) mod x^8+x^4+x^3+x+1, then the affine map with constant 0x63) and checked
-  // against it, not copied; the NIST/Wycheproof known-answer tests exercise it.
-  //
-  // Written twice, for two tools: a case ROM (what synthesis reads: yosys turns it into a ROM,
-  // and a constant part select of a packed table instead makes it build a huge shifter), and,
-  // for Verilator only, the same table as a constant array (one byte load per lookup in the
-  // C++, where a case inside a function becomes a tree of eight nested conditionals). The ctest
-  // rtl_sbox_tables (rtl/check_sbox_tables.cmake) checks that the two list the same 256 values,
-  // so the simulated table is the synthesized one. (A check in an initial block would need
-  // $fatal, whose scope object deadlocks Verilator 5.006 when the model is destroyed.)
+  // against it, not copied; the NIST/Wycheproof known-answer tests exercise it. The simulation
+  // form's tables (aes_sim_pkg.sv) are checked against this case ROM entry by entry by the ctest
+  // rtl_sbox_tables (rtl/check_sbox_tables.cmake).
   function automatic logic [7:0] sbox_case(input logic [7:0] x);
     unique case (x)
       8'h00: sbox_case = 8'h63; 8'h01: sbox_case = 8'h7c; 8'h02: sbox_case = 8'h77; 8'h03: sbox_case = 8'h7b;
@@ -138,17 +123,9 @@ module aes_round_stage #(
     endcase
   endfunction
 
-`ifdef NICSIM_SIM_FORMS
-  // The same 256 values as a constant array, shared by all stages (aes_sim_pkg.sv).
-  function automatic logic [7:0] sbox(input logic [7:0] x);
-    sbox = aes_sim_pkg::SBOX_TABLE[x];
-  endfunction
-
-`else
   function automatic logic [7:0] sbox(input logic [7:0] x);
     sbox = sbox_case(x);
   endfunction
-`endif
 
   // SubWord with ShiftRows' byte gather: bytes b0..b3 (b0 -> [7:0]) through the S-box.
   function automatic logic [31:0] sub4(input logic [7:0] b0, input logic [7:0] b1,
@@ -174,37 +151,6 @@ module aes_round_stage #(
     mix_column = xtime4(w ^ r1) ^ r1 ^ r2 ^ r3;
   endfunction
 
-`ifdef NICSIM_SIM_FORMS
-  // Simulation form of the round ("T-table"): SubBytes, ShiftRows and MixColumns of a column
-  // are four lookups, one per row, in tables of S-box-times-MixColumns-column values
-  // (aes_sim_pkg::TE0..TE3, checked against the S-box and MixColumns entry by entry by
-  // rtl_sbox_tables), XORed: ~12 operations per column in the C++ instead of ~35. The last
-  // round (no MixColumns) takes the S-box. Same function as the hardware form below.
-  function automatic logic [31:0] te_column(input logic [7:0] b0, input logic [7:0] b1,
-                                            input logic [7:0] b2, input logic [7:0] b3);
-    logic [31:0] t0, t1, t2, t3;
-    t0 = aes_sim_pkg::TE0[b0];
-    t1 = aes_sim_pkg::TE1[b1];
-    t2 = aes_sim_pkg::TE2[b2];
-    t3 = aes_sim_pkg::TE3[b3];
-    te_column = t0 ^ t1 ^ t2 ^ t3;
-  endfunction
-
-  function automatic logic [SW-1:0] aes_round(input logic [SW-1:0] s, input logic [127:0] k,
-                                              input logic last);
-    logic [7:0] b0, b1, b2, b3;
-    for (int l = 0; l < LANES; l++) begin
-      for (int c = 0; c < 4; c++) begin
-        b0 = s[128*l + 32*c            +: 8];
-        b1 = s[128*l + 32*((c + 1) % 4) + 8  +: 8];
-        b2 = s[128*l + 32*((c + 2) % 4) + 16 +: 8];
-        b3 = s[128*l + 32*((c + 3) % 4) + 24 +: 8];
-        aes_round[128*l + 32*c +: 32] = (last ? sub4(b0, b1, b2, b3) : te_column(b0, b1, b2, b3))
-                                      ^ k[32*c +: 32];
-      end
-    end
-  endfunction
-`else
   // One round on every lane: SubBytes, ShiftRows (row r rotates left by r columns:
   // out[4c+r] = in[4((c+r)%4)+r]), MixColumns unless last, AddRoundKey.
   function automatic logic [SW-1:0] aes_round(input logic [SW-1:0] s, input logic [127:0] k,
@@ -220,8 +166,6 @@ module aes_round_stage #(
       end
     end
   endfunction
-
-`endif
 
   // Rcon[j] = x^(j-1) in GF(2^8), j = 1..10 (FIPS-197 §5.2).
   function automatic logic [7:0] rcon(input int unsigned j);

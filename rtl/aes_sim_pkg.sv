@@ -1,13 +1,15 @@
-// Tables for the simulation forms of the AES round (rtl/README "Simulation forms"); Verilator
-// builds only. A package, so the verilated model holds one copy of each table (a localparam in
-// aes_round_stage would be a member of every one of the 14 stage instances: 14 copies in the
-// data cache). Synthesis (yosys: no VERILATOR) and the verilated build with
-// +define+NICSIM_SYNTH_FORMS read the hardware forms in aes_round_stage.sv, and this file is
-// empty for them.
+// Tables and helpers of the simulation form of the AES pipeline (aes_ctr_pipe, rtl/README
+// "Simulation forms"); Verilator builds only. Synthesis (yosys: no VERILATOR) and the verilated
+// build with +define+NICSIM_SYNTH_FORMS read the hardware form (aes_round_stage.sv: case-ROM
+// S-box, xtime MixColumns), and this file is empty for them. A package, so the verilated model
+// holds one copy of each table.
 //
-// The ctest rtl_sbox_tables (rtl/check_sbox_tables.cmake) proves, entry by entry, that
-//   SBOX_TABLE[x] equals the case ROM sbox_case in aes_round_stage.sv (what synthesis reads),
-//   TE0[x] equals {3*S[x], S[x], S[x], 2*S[x]} in GF(2^8) (SubBytes+MixColumns of one byte).
+// The ctest rtl_sbox_tables (rtl/check_sbox_tables.cmake) proves, entry by entry, against the
+// hardware form in aes_round_stage.sv:
+//   SBOX_TABLE[x] == the case ROM sbox_case(x),
+//   TE0[x] == {3*S[x], S[x], S[x], 2*S[x]} in GF(2^8) (SubBytes+MixColumns of one byte in row 0),
+//   TEk[x] == TE0[x] rotated left by 8k bits (the same for a byte in row k),
+//   RCON[j] == rcon(j).
 `ifdef VERILATOR
 `ifndef NICSIM_SYNTH_FORMS
 `ifndef NICSIM_SIM_FORMS
@@ -243,6 +245,29 @@ package aes_sim_pkg;
     32'h038f8c8c, 32'h59f8a1a1, 32'h09808989, 32'h1a170d0d, 32'h65dabfbf, 32'hd731e6e6,
     32'h84c64242, 32'hd0b86868, 32'h82c34141, 32'h29b09999, 32'h5a772d2d, 32'h1e110f0f,
     32'h7bcbb0b0, 32'ha8fc5454, 32'h6dd6bbbb, 32'h2c3a1616
+  };
+  function automatic logic [7:0] sbox(input logic [7:0] x);
+    sbox = SBOX_TABLE[x];
+  endfunction
+
+  // SubWord with ShiftRows' byte gather: bytes b0..b3 (b0 -> [7:0]) through the S-box.
+  function automatic logic [31:0] sub4(input logic [7:0] b0, input logic [7:0] b1,
+                                       input logic [7:0] b2, input logic [7:0] b3);
+    sub4 = {sbox(b3), sbox(b2), sbox(b1), sbox(b0)};
+  endfunction
+
+  // SubBytes+ShiftRows+MixColumns of one output column from the four bytes ShiftRows brings to
+  // it (b_r in row r): four lookups, one per row, XORed.
+  function automatic logic [31:0] te_column(input logic [7:0] b0, input logic [7:0] b1,
+                                            input logic [7:0] b2, input logic [7:0] b3);
+    te_column = TE0[b0] ^ TE1[b1] ^ TE2[b2] ^ TE3[b3];
+  endfunction
+
+  // Round constants Rcon[j] = x^(j-1) in GF(2^8), j = 1..10 (FIPS-197 §5.2); index 0 and 11..15
+  // unused (0). The same values as the case in aes_round_stage (checked by rtl_sbox_tables).
+  localparam logic [7:0] RCON [16] = '{
+    8'h00, 8'h01, 8'h02, 8'h04, 8'h08, 8'h10, 8'h20, 8'h40,
+    8'h80, 8'h1b, 8'h36, 8'h00, 8'h00, 8'h00, 8'h00, 8'h00
   };
 endpackage
 `endif

@@ -4,7 +4,8 @@
 #   SBOX_TABLE[x] == sbox_case(x) for all 256 x (the simulated S-box is the synthesized one);
 #   TE0[x] == {3*S, S, S, 2*S} with S = sbox_case(x), products in GF(2^8) mod
 #   x^8+x^4+x^3+x+1 (the T-table is SubBytes followed by MixColumns of one byte in row 0),
-#   TEk[x] == TE0[x] rotated left by 8k bits, k = 1..3 (the same for a byte in row k).
+#   TEk[x] == TE0[x] rotated left by 8k bits, k = 1..3 (the same for a byte in row k);
+#   RCON[j] == rcon(j) of aes_round_stage for j = 1..10, 0 elsewhere (the round constants).
 # The NIST/Wycheproof tests then exercise both forms (test_rtl_engine: simulation forms,
 # test_rtl_engine_synthforms: hardware forms).
 #   cmake -DSV=path/to/aes_round_stage.sv -DPKG=path/to/aes_sim_pkg.sv -P check_sbox_tables.cmake
@@ -94,4 +95,40 @@ foreach(arm IN LISTS arms)
     endif()
   endforeach()
 endforeach()
-message(STATUS "rtl_sbox_tables: case ROM, SBOX_TABLE and TE0..TE3 agree on all 256 entries")
+
+# Round constants: "N: r = 8'hXX;" arms of rcon() in the hardware form, RCON [16] in the package.
+string(REGEX MATCHALL "\n *[0-9]+: +r = 8'h[0-9a-fA-F][0-9a-fA-F]" rcon_arms "${text}")
+list(LENGTH rcon_arms n_rcon)
+if(NOT n_rcon EQUAL 10)
+  message(FATAL_ERROR "rtl_sbox_tables: ${n_rcon} rcon case arms in ${SV}, expected 10")
+endif()
+string(FIND "${pkg}" "RCON [16] = '{" r0)
+if(r0 LESS 0)
+  message(FATAL_ERROR "rtl_sbox_tables: no RCON in ${PKG}")
+endif()
+string(SUBSTRING "${pkg}" ${r0} -1 rest)
+string(FIND "${rest}" "};" r1)
+string(SUBSTRING "${rest}" 0 ${r1} rtable)
+string(REGEX MATCHALL "8'h[0-9a-fA-F][0-9a-fA-F]" rcon_entries "${rtable}")
+list(LENGTH rcon_entries n_rcon_entries)
+if(NOT n_rcon_entries EQUAL 16)
+  message(FATAL_ERROR "rtl_sbox_tables: ${n_rcon_entries} RCON entries in ${PKG}, expected 16")
+endif()
+set(rcon_expected 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0)
+foreach(arm IN LISTS rcon_arms)
+  string(REGEX REPLACE "^\n *([0-9]+): +r = 8'h([0-9a-fA-F]+)$" "\\1" j "${arm}")
+  string(REGEX REPLACE "^\n *([0-9]+): +r = 8'h([0-9a-fA-F]+)$" "\\2" v "${arm}")
+  math(EXPR v "0x${v}")
+  list(REMOVE_AT rcon_expected ${j})
+  list(INSERT rcon_expected ${j} ${v})
+endforeach()
+foreach(j RANGE 15)
+  list(GET rcon_expected ${j} want)
+  list(GET rcon_entries ${j} got)
+  string(REGEX REPLACE "^8'h" "" got "${got}")
+  math(EXPR got "0x${got}")
+  if(NOT got EQUAL want)
+    message(FATAL_ERROR "rtl_sbox_tables: RCON[${j}] = ${got}, rcon(${j}) = ${want}")
+  endif()
+endforeach()
+message(STATUS "rtl_sbox_tables: case ROM, SBOX_TABLE and TE0..TE3 agree on all 256 entries, RCON on all 16")
