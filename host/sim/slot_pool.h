@@ -22,6 +22,8 @@ class SlotPool {
     items_.push_back(std::move(v));
     return uint32_t(items_.size() - 1);
   }
+  // The value parked under a live slot.
+  const T& peek(uint32_t slot) const { return items_[slot]; }
   // Moves the value out and frees its slot.
   T take(uint32_t slot) {
     T v = std::move(items_[slot]);

@@ -28,7 +28,7 @@ uint64_t splitmix64(uint64_t& state) {
 }
 }  // namespace
 
-Link::Link(sim::EventQueue& q, LinkConfig cfg) : q_(q), cfg_(cfg), rng_(cfg.seed) {}
+Link::Link(sim::EventQueue& q, LinkConfig cfg) : q_(q), cfg_(cfg), lane_(q.new_lane()), rng_(cfg.seed) {}
 
 void Link::set_deliver(std::function<void(std::vector<uint8_t>&& frame)> deliver) {
   deliver_ = std::move(deliver);
@@ -74,11 +74,20 @@ void Link::send(std::vector<uint8_t>&& frame, sim::TimePs depart_ps, bool has_pa
     stats_.frames_reordered++;
   }
   const uint32_t slot = in_flight_.put(std::move(frame));
-  q_.at(arrive, [this, slot] {
+  const bool laned = q_.at_lane(lane_, arrive, [this, slot] {
     stats_.frames_delivered++;
+    if (!lane_slots_.empty() && lane_slots_.front() == slot) {
+      lane_slots_.pop_front();
+      if (!lane_slots_.empty()) {
+        const uint8_t* next = in_flight_.peek(lane_slots_.front()).data();
+        __builtin_prefetch(next);
+        __builtin_prefetch(next + 64);
+      }
+    }
     std::vector<uint8_t> f = in_flight_.take(slot);
     if (deliver_) deliver_(std::move(f));
   });
+  if (laned) lane_slots_.push_back(slot);
 }
 
 }  // namespace nicsim::host::tcp

@@ -37,13 +37,20 @@ inline uint32_t csum_fold16(uint64_t s) {
 #if defined(NICSIM_CSUM_AVX2)
 // 64 bytes a step in eight 64-bit lanes (four AVX2 accumulators): about 3x the SSE2 loop's
 // rate. Chosen at run time (csum_native), so the binary still runs on any x86-64. blk is a
-// multiple of 64 below 2^30; returns the sum of the folded lanes.
-__attribute__((target("avx2"))) inline uint64_t csum_block_avx2(const uint8_t* p, size_t blk) {
+// multiple of 64 below 2^30; returns the sum of the folded lanes. With kCopy the bytes read
+// are also stored to dst (csum_copy_native).
+template <bool kCopy>
+__attribute__((target("avx2"))) inline uint64_t csum_block_avx2(uint8_t* dst, const uint8_t* p, size_t blk) {
   const __m256i z = _mm256_setzero_si256();
   __m256i a0 = z, a1 = z, a2 = z, a3 = z;
   for (; blk >= 64; blk -= 64, p += 64) {
     __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+    if constexpr (kCopy) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32), v1);
+      dst += 64;
+    }
     a0 = _mm256_add_epi64(a0, _mm256_unpacklo_epi32(v0, z));
     a1 = _mm256_add_epi64(a1, _mm256_unpackhi_epi32(v0, z));
     a2 = _mm256_add_epi64(a2, _mm256_unpacklo_epi32(v1, z));
@@ -64,8 +71,11 @@ inline bool csum_have_avx2() {
 }
 #endif
 
+// The one summing loop: csum_native (kCopy false, dst unused) and csum_copy_native (kCopy
+// true: every byte read is also stored to dst, so a copy and its checksum cost one pass).
 // avx2: take the AVX2 loop where the CPU has it (tests pass false to cover the SSE2 one).
-inline uint32_t csum_native(const uint8_t* p, size_t n, bool avx2) {
+template <bool kCopy>
+inline uint32_t csum_native_impl(uint8_t* dst, const uint8_t* p, size_t n, bool avx2) {
   // Blocks of at most 1 GiB keep every 64-bit lane below 2^63 (each step adds < 2^33).
   constexpr size_t kBlockBytes = size_t(1) << 30;
   uint64_t acc = 0;  // sum of folded block sums: < 2^17 per block
@@ -78,8 +88,9 @@ inline uint32_t csum_native(const uint8_t* p, size_t n, bool avx2) {
 #else
     if (blk >= 64 && avx2 && csum_have_avx2()) {
       const size_t v = blk & ~size_t(63);
-      b += csum_block_avx2(p, v);
+      b += csum_block_avx2<kCopy>(dst, p, v);
       p += v;
+      if constexpr (kCopy) dst += v;
       blk -= v;
     }
 #endif
@@ -90,6 +101,11 @@ inline uint32_t csum_native(const uint8_t* p, size_t n, bool avx2) {
       for (; blk >= 32; blk -= 32, p += 32) {
         __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
         __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+        if constexpr (kCopy) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v0);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), v1);
+          dst += 32;
+        }
         a0 = _mm_add_epi64(a0, _mm_unpacklo_epi32(v0, zero));
         a1 = _mm_add_epi64(a1, _mm_unpackhi_epi32(v0, zero));
         a2 = _mm_add_epi64(a2, _mm_unpacklo_epi32(v1, zero));
@@ -106,6 +122,10 @@ inline uint32_t csum_native(const uint8_t* p, size_t n, bool avx2) {
     for (; blk >= 8; blk -= 8, p += 8) {
       uint64_t v;
       std::memcpy(&v, p, 8);
+      if constexpr (kCopy) {
+        std::memcpy(dst, &v, 8);
+        dst += 8;
+      }
       b += (v & 0xffffffffu) + (v >> 32);
     }
     acc += csum_fold16(b);
@@ -113,6 +133,10 @@ inline uint32_t csum_native(const uint8_t* p, size_t n, bool avx2) {
   if (n >= 4) {
     uint32_t v;
     std::memcpy(&v, p, 4);
+    if constexpr (kCopy) {
+      std::memcpy(dst, &v, 4);
+      dst += 4;
+    }
     acc += v;
     p += 4;
     n -= 4;
@@ -120,11 +144,16 @@ inline uint32_t csum_native(const uint8_t* p, size_t n, bool avx2) {
   if (n >= 2) {
     uint16_t v;
     std::memcpy(&v, p, 2);
+    if constexpr (kCopy) {
+      std::memcpy(dst, &v, 2);
+      dst += 2;
+    }
     acc += v;
     p += 2;
     n -= 2;
   }
   if (n) {
+    if constexpr (kCopy) dst[0] = p[0];
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     acc += p[0];  // the odd byte is the low-address (first) byte of a zero-padded native word
 #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -136,6 +165,14 @@ inline uint32_t csum_native(const uint8_t* p, size_t n, bool avx2) {
   return csum_fold16(acc);
 }
 
+inline uint32_t csum_native(const uint8_t* p, size_t n, bool avx2) {
+  return csum_native_impl<false>(nullptr, p, n, avx2);
+}
+// Copies src[0..n) to dst (no overlap) and returns the same value as csum_native(src, n): one
+// pass over the bytes instead of a memcpy and a checksum (tx_checksum builds every frame so).
+inline uint32_t csum_copy_native(uint8_t* dst, const uint8_t* src, size_t n, bool avx2 = true) {
+  return csum_native_impl<true>(dst, src, n, avx2);
+}
 inline uint32_t csum_native(const uint8_t* p, size_t n) { return csum_native(p, n, true); }
 
 // Native-order folded sum -> big-endian (network order) folded sum.

@@ -98,16 +98,20 @@ uint64_t TxChecksum::process(TxWork* w, std::vector<uint64_t>* ready_cycles) {
     uint32_t len = std::min(mss, total - std::min(total, off));
     Frame& f = w->frames[s];
     size_t flen = std::max<size_t>(hl + len, 60);
-    // Built by appending (no zero-fill of bytes about to be overwritten).
-    f.bytes.clear();
+    // Every byte is written below, so a (recycled) buffer is only resized: growing zero-fills
+    // just the new part, shrinking writes nothing.
     if (f.bytes.capacity() < flen && !spare_.empty()) {
       f.bytes = std::move(spare_.back());
       spare_.pop_back();
     }
-    f.bytes.reserve(flen);
-    f.bytes.insert(f.bytes.end(), hdr, hdr + hl);
-    f.bytes.insert(f.bytes.end(), w->payload.data() + off, w->payload.data() + off + len);
-    f.bytes.resize(flen, 0);  // Ethernet padding to the 60-byte minimum
+    f.bytes.resize(flen);
+    std::memcpy(f.bytes.data(), hdr, hl);
+    // The payload is copied and summed in one pass (the sum is used below when the WQE asks
+    // for the L4 checksum); the TCP header is a multiple of 4 bytes, so the payload starts at an
+    // even offset of the TCP segment and its sum chains with the header's.
+    const uint32_t payload_sum =
+        abi::csum_native_to_be(abi::csum_copy_native(f.bytes.data() + hl, w->payload.data() + off, len));
+    std::memset(f.bytes.data() + hl + len, 0, flen - hl - len);  // Ethernet padding to the 60-byte minimum
     uint8_t* p = f.bytes.data();
     f.has_payload = len > 0;
     uint8_t* ip = p + L.l3;
@@ -129,11 +133,8 @@ uint64_t TxChecksum::process(TxWork* w, std::vector<uint64_t>* ready_cycles) {
       put16(ip + 4, uint16_t(l4_len));
     }
     if (want_l4) {
-      // The payload's sum from where it was copied from: the header is a multiple of 4
-      // bytes, so the payload starts at an even offset of the segment.
       uint64_t sum = pseudo + 6 + uint64_t(l4_len);  // pseudo-header: addresses, protocol, TCP length
-      sum += tcp_base + (seq >> 16) + (seq & 0xffff) + (doff_byte | fl);
-      sum = abi::csum_add(w->payload.data() + off, len, sum);
+      sum += tcp_base + (seq >> 16) + (seq & 0xffff) + (doff_byte | fl) + payload_sum;
       put16(tcp + 16, abi::csum_finish(sum));
     }
     stats_.segments++;
