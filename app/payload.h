@@ -31,6 +31,9 @@ class PayloadSource {
     start_ = size_t(mix(seed ^ (uint64_t(flow) + 1) * 0xD1B54A32D192ED03ull) % kPatternBytes);
   }
 
+  // Makes the shared pattern of this seed ahead of the first PayloadSource that needs it.
+  static void prepare(uint64_t seed) { shared_pattern(seed); }
+
   // The bytes at pos, in place: up to max_n of them, fewer where the pattern wraps. The
   // application writes straight from here, as a server sends from its page cache.
   const uint8_t* view(uint64_t pos, size_t max_n, size_t* n) const {
@@ -114,6 +117,8 @@ class PayloadSource {
   };
 
   static std::shared_ptr<const Pattern> shared_pattern(uint64_t seed) {
+    // Not thread-safe: one caller at a time (Scenario::build makes it on a helper thread while
+    // it builds the NIC, and joins it before any PayloadSource exists).
     static uint64_t cached_seed = 0;
     static std::shared_ptr<const Pattern> cached;
     if (cached && cached_seed == seed) return cached;

@@ -338,6 +338,22 @@ void Scenario::build() {
     auto v = std::make_shared<std::vector<uint8_t>>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     file_ = v;
   }
+  // The seeded payload pattern (~4 MiB) is made on another thread while the NIC and the
+  // driver are built: both are part of every run's wall time and the other core is idle now.
+  std::thread pattern_maker;
+  if (!file_)
+    pattern_maker = std::thread([seed = cfg_.run.seed] {
+      try {
+        PayloadSource::prepare(seed);
+      } catch (...) {  // out of memory: the PayloadSource below tries again and reports it
+      }
+    });
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join_pattern{pattern_maker};
   bridge_ = std::make_unique<HostBridge>("host", q_);
   peer_worker_ = std::make_unique<PeerWorker>();
   peer_batch_bytes_ = std::clamp<size_t>((size_t(16) << 20) / std::max<uint32_t>(cfg_.run.flows, 1), 64u << 10, 1u << 20);
@@ -369,6 +385,7 @@ void Scenario::build() {
       if (driver_->sq_for_flow(f->id) == sqn) f->htcp->tx_wake();
   };
 
+  if (pattern_maker.joinable()) pattern_maker.join();
   for (uint32_t i = 0; i < cfg_.run.flows; i++) {
     auto f = std::make_unique<Flow>();
     f->id = i;
