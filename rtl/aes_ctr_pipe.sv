@@ -53,7 +53,7 @@ module aes_ctr_pipe #(
                                    output logic [31:0] rk [4]);
     logic        rot;
     logic [31:0] sw_in, temp, n0, n1, n2, n3;
-    rot   = !key256 || (r % 2 == 0);
+    rot   = !key256 || !r[0];  // AES-256: even rounds
     sw_in = rot ? {k[7][7:0], k[7][31:8]} : k[7];
     temp  = aes_sim_pkg::sub4(sw_in[7:0], sw_in[15:8], sw_in[23:16], sw_in[31:24]);
     // Rcon[j], j = r (AES-128) or r/2 (AES-256, even rounds; odd rounds take none).
@@ -84,47 +84,55 @@ module aes_ctr_pipe #(
     end
   endfunction
 
-  // AES-128/256 encryption of the LANES blocks of a beat under one key. State column c of lane
-  // l is st[4l+c] (row r in bits [8r+7:8r]); ShiftRows: out[4c+r] = in[4((c+r)%4)+r].
+  // AES-128/256 encryption of the LANES blocks of a beat under one key: the round keys first
+  // (rks[{r, c}] = column c of round key r), then per lane the rounds on the four column words
+  // s0..s3 (row r in bits [8r+7:8r]; ShiftRows: column c takes row r from column c+r mod 4).
+  // Both loops have a run-time bound (10 or 14 rounds), so they stay loops in the C++, and the
+  // column words are scalars the compiler keeps in registers.
   function automatic logic [SW-1:0] encrypt_beat(input logic [255:0] key, input logic key256,
                                                  input logic [SW-1:0] blocks);
-    logic [31:0] k  [8];
-    logic [31:0] rk [4];
-    logic [31:0] st [LANES*4];
-    logic [31:0] nx [LANES*4];
+    logic [31:0] k   [8];
+    logic [31:0] rk  [4];
+    logic [31:0] rks [64];  // 15 round keys; 64 entries so that {r, c} indexes it unchecked
+    logic [31:0] s0, s1, s2, s3, t0, t1, t2, t3;
     int          nr;
     for (int j = 0; j < 8; j++) begin
       k[j] = key256 ? key[32*j +: 32] : ((j >= 4) ? key[32*(j-4) +: 32] : 32'd0);
     end
     nr = key256 ? 14 : 10;
-    for (int l = 0; l < LANES; l++) begin
-      for (int c = 0; c < 4; c++) begin
-        st[4*l + c] = blocks[128*l + 32*c +: 32] ^ (key256 ? k[c] : k[4 + c]);
-      end
-    end
-    // Rounds 1..nr-1: a loop with a run-time bound, so it stays a loop in the C++.
-    for (int r = 1; r < nr; r++) begin
+    for (int c = 0; c < 4; c++) rks[c] = key256 ? k[c] : k[4 + c];
+    for (int r = 1; r <= nr; r++) begin
       key_step(k, r, key256, rk);
-      for (int l = 0; l < LANES; l++) begin
-        for (int c = 0; c < 4; c++) begin
-          nx[4*l + c] = aes_sim_pkg::te_column(st[4*l + c][7:0],
-                                               st[4*l + (c + 1) % 4][15:8],
-                                               st[4*l + (c + 2) % 4][23:16],
-                                               st[4*l + (c + 3) % 4][31:24]) ^ rk[c];
-        end
-      end
-      st = nx;
+      for (int c = 0; c < 4; c++) rks[{r[3:0], 2'(c)}] = rk[c];
     end
-    // Last round: no MixColumns.
-    key_step(k, nr, key256, rk);
     for (int l = 0; l < LANES; l++) begin
-      for (int c = 0; c < 4; c++) begin
-        encrypt_beat[128*l + 32*c +: 32] = aes_sim_pkg::sub4(st[4*l + c][7:0],
-                                                             st[4*l + (c + 1) % 4][15:8],
-                                                             st[4*l + (c + 2) % 4][23:16],
-                                                             st[4*l + (c + 3) % 4][31:24])
-                                         ^ rk[c];
+      s0 = blocks[128*l      +: 32] ^ rks[0];
+      s1 = blocks[128*l + 32 +: 32] ^ rks[1];
+      s2 = blocks[128*l + 64 +: 32] ^ rks[2];
+      s3 = blocks[128*l + 96 +: 32] ^ rks[3];
+      for (int r = 1; r < nr; r++) begin
+        t0 = aes_sim_pkg::te_column(s0[7:0], s1[15:8], s2[23:16], s3[31:24])
+           ^ rks[{r[3:0], 2'd0}];
+        t1 = aes_sim_pkg::te_column(s1[7:0], s2[15:8], s3[23:16], s0[31:24])
+           ^ rks[{r[3:0], 2'd1}];
+        t2 = aes_sim_pkg::te_column(s2[7:0], s3[15:8], s0[23:16], s1[31:24])
+           ^ rks[{r[3:0], 2'd2}];
+        t3 = aes_sim_pkg::te_column(s3[7:0], s0[15:8], s1[23:16], s2[31:24])
+           ^ rks[{r[3:0], 2'd3}];
+        s0 = t0;
+        s1 = t1;
+        s2 = t2;
+        s3 = t3;
       end
+      // Last round: no MixColumns.
+      encrypt_beat[128*l      +: 32] = aes_sim_pkg::sub4(s0[7:0], s1[15:8], s2[23:16], s3[31:24])
+                                     ^ rks[{nr[3:0], 2'd0}];
+      encrypt_beat[128*l + 32 +: 32] = aes_sim_pkg::sub4(s1[7:0], s2[15:8], s3[23:16], s0[31:24])
+                                     ^ rks[{nr[3:0], 2'd1}];
+      encrypt_beat[128*l + 64 +: 32] = aes_sim_pkg::sub4(s2[7:0], s3[15:8], s0[23:16], s1[31:24])
+                                     ^ rks[{nr[3:0], 2'd2}];
+      encrypt_beat[128*l + 96 +: 32] = aes_sim_pkg::sub4(s3[7:0], s0[15:8], s1[23:16], s2[31:24])
+                                     ^ rks[{nr[3:0], 2'd3}];
     end
   endfunction
 

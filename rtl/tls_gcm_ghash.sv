@@ -449,6 +449,9 @@ module tls_gcm_ghash #(
   // and only its k blocks.
   always_ff @(posedge clk_i) begin : b_m1
     logic [254:0] acc;
+`ifdef NICSIM_SIM_FORMS
+    logic [DW-1:0] blk;
+`endif
     m1_flow_q  <= f_flow_q;
     m1_reset_q <= f_reset_q;
     m1_final_q <= f_final_q;
@@ -456,12 +459,23 @@ module tls_gcm_ghash #(
     m1_ekj0_q  <= ctx_ekj0_q[f_flow_q];
     if (f_valid_q) begin
       acc = '0;
+`ifdef NICSIM_SIM_FORMS
+      // Simulation form of the same sum: a loop bounded by the block count at run time, so the
+      // C++ holds one copy of the 128x128 product (~2.7 KB of code) instead of LANES unrolled
+      // ones (the per-cycle code is instruction-cache bound).
+      blk = f_blk_q;
+      for (int b = 0; b < 32'(f_cnt_q); b++) begin
+        acc = acc ^ clmul128(reflect(blk[127:0]), ctx_h_q[f_flow_q][32'(f_cnt_q) - b - 1]);
+        blk = blk >> 128;
+      end
+`else
       for (int b = 0; b < LANES; b++) begin
         if (b < 32'(f_cnt_q)) begin
           acc = acc ^ clmul128(reflect(f_blk_q[128*b +: 128]),
                                ctx_h_q[f_flow_q][32'(f_cnt_q) - b - 1]);
         end
       end
+`endif
       m1_s_q  <= acc;
       m1_hk_q <= (f_cnt_q != '0) ? ctx_h_q[f_flow_q][POW_W'(f_cnt_q - CNT_W'(1))] : '0;
     end
