@@ -203,6 +203,72 @@ module tls_gcm_ghash #(
   logic [15:0]      ctx_ctlen_q  [FLOWS];  // ciphertext bytes of the record seen so far
   logic [15:0]      ctx_aadlen_q [FLOWS];  // AAD bytes of the record seen so far
 
+`ifdef NICSIM_SIM_FORMS
+  // Simulation form of the feed-forward products X*H^p (M1): Shoup's 4-bit method with a table
+  // per flow and power of n(x)*H^p for the 16 nibbles n, reduced (64-bit halves: lo, hi). It is
+  // built whenever the power is written to the context (H-power steps at a key install, and H
+  // with every record's first item), from the same value, so M1 reads the table of exactly the
+  // H^p the hardware form reads from ctx_h_q. The product is then 32 steps of
+  // Z = Z*x^4 ^ table[nibble] (most significant nibble first), each a shift, a reduction of the
+  // four bits shifted out and two table loads: about 60 % of the instructions of the Karatsuba
+  // product. The sum M1 forms is thus already reduced (M2's reduction of it changes nothing).
+  // Simulation-only state (16 KB at FLOWS = 16, LANES = 4).
+  logic [63:0] ctx_tlo_q [FLOWS][LANES][16];
+  logic [63:0] ctx_thi_q [FLOWS][LANES][16];
+
+  // t(x)*x^128 mod P for the 4 bits t shifted out of a product by x^4: t*(x^7+x^2+x+1).
+  localparam logic [10:0] R4 [16] = '{
+    11'h000, 11'h087, 11'h10e, 11'h189, 11'h21c, 11'h29b, 11'h312, 11'h395,
+    11'h438, 11'h4bf, 11'h536, 11'h5b1, 11'h624, 11'h6a3, 11'h72a, 11'h7ad
+  };
+
+  // tab[n] = n(x)*h mod P, n = 0..15 (bit i of n the coefficient of x^i).
+  function automatic void htab_build(input logic [127:0] h, output logic [127:0] tab [16]);
+    tab[0] = '0;
+    tab[1] = h;
+    for (int n = 2; n < 16; n += 2) begin
+      tab[n]     = {tab[n/2][126:0], 1'b0} ^ {120'd0, tab[n/2][127] ? 8'h87 : 8'h00};
+      tab[n + 1] = tab[n] ^ h;
+    end
+  endfunction
+
+  // x * H^(p+1) of flow fl, reduced, from its table. Four independent Horner chains, one per
+  // 32-bit word of x (a single chain of 32 dependent table steps is latency bound), joined as
+  // ((z3*x^32 ^ z2)*x^32 ^ z1)*x^32 ^ z0: the 32 bits shifted out each time fold back as
+  // t*(x^7+x^2+x+1).
+  function automatic logic [127:0] mul_htab(input logic [127:0] x, input logic [FLOW_W-1:0] fl,
+                                            input logic [POW_W-1:0] p);
+    logic [63:0] zl [4];
+    logic [63:0] zh [4];
+    logic [63:0] rl, rh;
+    logic [38:0] fold;
+    logic [3:0]  t, n;
+    for (int w = 0; w < 4; w++) begin
+      zl[w] = '0;
+      zh[w] = '0;
+    end
+    for (int j = 7; j >= 0; j--) begin
+      for (int w = 0; w < 4; w++) begin
+        t     = zh[w][63:60];
+        zh[w] = {zh[w][59:0], zl[w][63:60]};
+        zl[w] = {zl[w][59:0], 4'd0} ^ {53'd0, R4[t]};
+        n     = x[32*w + 4*j +: 4];
+        zl[w] = zl[w] ^ ctx_tlo_q[fl][p][n];
+        zh[w] = zh[w] ^ ctx_thi_q[fl][p][n];
+      end
+    end
+    rl = zl[3];
+    rh = zh[3];
+    for (int w = 2; w >= 0; w--) begin
+      fold = {7'd0, rh[63:32]} ^ {6'd0, rh[63:32], 1'b0} ^ {5'd0, rh[63:32], 2'b0}
+           ^ {rh[63:32], 7'b0};
+      rh   = {rh[31:0], rl[63:32]} ^ zh[w];
+      rl   = {rl[31:0], 32'd0} ^ {25'd0, fold} ^ zl[w];
+    end
+    mul_htab = {rh, rl};
+  endfunction
+`endif
+
   // ---- pipeline registers ------------------------------------------------------------------
   logic              f_valid_q, f_reset_q, f_final_q;
   logic [FLOW_W-1:0] f_flow_q;
@@ -340,14 +406,34 @@ module tls_gcm_ghash #(
 
   always_ff @(posedge clk_i) begin : b_hpow
     logic [127:0] hp_prod;
+`ifdef NICSIM_SIM_FORMS
+    logic [127:0] htab [16];
+`endif
     if (hp_step) begin
       hp_prod   = gf128_mul(hp_a, h_ref);
       hp_idx_q  <= hp_idx + CNT_W'(1);
       hp_prev_q <= hp_prod;
       ctx_h_q[f][POW_W'(hp_idx - CNT_W'(1))] <= hp_prod;
       if (hp_idx == CNT_W'(LANES)) ctx_h_q[f][0] <= h_ref;  // set last: marks the set complete
+`ifdef NICSIM_SIM_FORMS
+      htab_build(hp_prod, htab);
+      for (int n = 0; n < 16; n++) begin
+        ctx_tlo_q[f][POW_W'(hp_idx - CNT_W'(1))][n] <= htab[n][63:0];
+        ctx_thi_q[f][POW_W'(hp_idx - CNT_W'(1))][n] <= htab[n][127:64];
+      end
+`endif
     end else if (item_take && it_rec_first_i) begin
       ctx_h_q[f][0] <= h_ref;  // equal already unless LANES == 1
+`ifdef NICSIM_SIM_FORMS
+      // H's table: here rather than with the last H-power step (where ctx_h_q[f][0] is set),
+      // one write site fewer; no g-beat of this flow reaches M1 in between (the front stalls
+      // while it computes the powers, and older g-beats passed M1 before the first step).
+      htab_build(h_ref, htab);
+      for (int n = 0; n < 16; n++) begin
+        ctx_tlo_q[f][0][n] <= htab[n][63:0];
+        ctx_thi_q[f][0][n] <= htab[n][127:64];
+      end
+`endif
     end
   end
 
@@ -451,6 +537,7 @@ module tls_gcm_ghash #(
     logic [254:0] acc;
 `ifdef NICSIM_SIM_FORMS
     logic [DW-1:0] blk;
+    logic [127:0]  acc_r;
 `endif
     m1_flow_q  <= f_flow_q;
     m1_reset_q <= f_reset_q;
@@ -460,14 +547,17 @@ module tls_gcm_ghash #(
     if (f_valid_q) begin
       acc = '0;
 `ifdef NICSIM_SIM_FORMS
-      // Simulation form of the same sum: a loop bounded by the block count at run time, so the
-      // C++ holds one copy of the 128x128 product (~2.7 KB of code) instead of LANES unrolled
-      // ones (the per-cycle code is instruction-cache bound).
-      blk = f_blk_q;
+      // Simulation form of the same sum (reduced already, see ctx_tlo_q): a loop bounded by the
+      // block count at run time, so the C++ holds one copy of the product instead of LANES
+      // unrolled ones (the per-cycle code is instruction-cache bound).
+      blk   = f_blk_q;
+      acc_r = '0;
       for (int b = 0; b < 32'(f_cnt_q); b++) begin
-        acc = acc ^ clmul128(reflect(blk[127:0]), ctx_h_q[f_flow_q][32'(f_cnt_q) - b - 1]);
-        blk = blk >> 128;
+        acc_r = acc_r ^ mul_htab(reflect(blk[127:0]), f_flow_q,
+                                 POW_W'(32'(f_cnt_q) - b - 1));
+        blk   = blk >> 128;
       end
+      acc = {127'd0, acc_r};
 `else
       for (int b = 0; b < LANES; b++) begin
         if (b < 32'(f_cnt_q)) begin
