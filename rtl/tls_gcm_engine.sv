@@ -16,6 +16,16 @@
 // Byte order on every multi-byte port: byte i of the field is bits [8i+7:8i] (memcpy-able into the
 // Verilated model's little-endian word arrays). Data beats are packed: byte 0 of a segment is byte 0
 // of its first beat and every beat but the last carries LANES*16 bytes.
+// Simulation forms (rtl/README "Simulation forms"): Verilator builds read the keystream FIFO's
+// words directly where the hardware form builds a peek array; same values.
+`ifdef VERILATOR
+`ifndef NICSIM_SYNTH_FORMS
+`ifndef NICSIM_SIM_FORMS
+`define NICSIM_SIM_FORMS
+`endif
+`endif
+`endif
+
 module tls_gcm_engine #(
   parameter int unsigned LANES     = 4,   // 128-bit blocks per beat: 1, 2, 4 or 8
   parameter int unsigned FLOWS     = 16,  // flow contexts (>= 2, power of two)
@@ -74,7 +84,9 @@ module tls_gcm_engine #(
   localparam int unsigned DW      = LANES * 128;
   localparam int unsigned BYTES_W = $clog2(BB + 1);
   localparam int unsigned HKB     = (LANES == 1) ? 2 : 1;  // beats for E_K(0), E_K(J0)
-  localparam int unsigned PEEK    = HKB + 2;
+`ifndef NICSIM_SIM_FORMS
+  localparam int unsigned PEEK    = HKB + 2;  // keystream beats the XOR stage looks at
+`endif
   localparam int unsigned CMD_W   = $clog2(CMD_DEPTH);
   localparam int unsigned KS_W    = $clog2(KS_DEPTH);
 
@@ -198,11 +210,21 @@ module tls_gcm_engine #(
   logic [KS_W-1:0] ks_wptr_q, ks_rptr_q;
   logic [KS_W:0]   ks_cnt_q;
   logic [KS_W:0]   ks_pop;
+`ifdef NICSIM_SIM_FORMS
+  logic [DW-1:0]   ks_peek [1];
+`else
   logic [DW-1:0]   ks_peek [PEEK];
+`endif
 
+`ifdef NICSIM_SIM_FORMS
+  // Simulation form: the words used are read directly (the verilated model would copy all PEEK
+  // beats into the array on every evaluation, twice a cycle); ks_peek[0] only.
+  assign ks_peek[0] = ks_mem_q[ks_rptr_q];
+`else
   always_comb begin
     for (int k = 0; k < PEEK; k++) ks_peek[k] = ks_mem_q[ks_rptr_q + KS_W'(k)];
   end
+`endif
 
   always_ff @(posedge clk_i) begin
     if (aes_valid) ks_mem_q[ks_wptr_q] <= aes_blocks;
@@ -260,10 +282,15 @@ module tls_gcm_engine #(
 
     // Keystream aligned to the segment's bytes: the segment starts off%16 bytes into block
     // floor(off/16), which is byte 0 of the first keystream beat of the segment.
+`ifdef NICSIM_SIM_FORMS
+    // d_hkb is 0 or HKB = PEEK - 2, so the hardware form's select always takes k = d_hkb.
+    d_ks_pair = {ks_mem_q[ks_rptr_q + KS_W'(d_hkb) + KS_W'(1)], ks_mem_q[ks_rptr_q + KS_W'(d_hkb)]};
+`else
     d_ks_pair = '0;
     for (int k = 0; k < PEEK - 1; k++) begin
       if (KS_W'(k) == KS_W'(d_hkb)) d_ks_pair = {ks_peek[k + 1], ks_peek[k]};
     end
+`endif
     d_ks   = DW'(d_ks_pair >> {d_off[3:0], 3'b000});
     // Bytes [0, d_n) (d_n <= BB): one wide shift rather than BB conditional byte inserts,
     // which is what the verilated model evaluates cheaply; the same mask.
@@ -275,7 +302,11 @@ module tls_gcm_engine #(
   if (LANES > 1) begin : g_ekj0_lane1
     assign d_ekj0 = ks_peek[0][255:128];
   end else begin : g_ekj0_beat1
+`ifdef NICSIM_SIM_FORMS
+    assign d_ekj0 = ks_mem_q[ks_rptr_q + KS_W'(1)][127:0];
+`else
     assign d_ekj0 = ks_peek[1][127:0];
+`endif
   end
 
   // ---- output FIFO ------------------------------------------------------------------------
