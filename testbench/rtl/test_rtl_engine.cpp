@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <string>
@@ -400,7 +401,28 @@ struct TrafficGen {
   }
 };
 
-void run_random(uint64_t seed, size_t records, size_t nflows, const rtl::Knobs& knobs) {
+// Everything the engine did at its ports, with cycles: input beats offered and accepted, output
+// beats (flow, bytes, last) and tags (flow, tag). Two builds that write the same trace for the
+// same stimulus behaved identically at the ports, cycle for cycle (rtl_forms_cycle_equal).
+void write_port_trace(const EngineHarness& h, const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  REQUIRE(f != nullptr);
+  std::fprintf(f, "cycles %llu err %u\n", static_cast<unsigned long long>(h.cycle()), h.err());
+  for (size_t i = 0; i < h.in_accept_cycles.size(); ++i)
+    std::fprintf(f, "in %zu offered %llu accepted %llu\n", i,
+                 static_cast<unsigned long long>(h.in_offer_cycles[i]),
+                 static_cast<unsigned long long>(h.in_accept_cycles[i]));
+  for (const auto& o : h.outs)
+    std::fprintf(f, "out %llu flow %u last %d %s\n", static_cast<unsigned long long>(o.cycle), o.flow,
+                 o.last ? 1 : 0, to_hex(o.bytes.data(), o.bytes.size()).c_str());
+  for (const auto& t : h.tags)
+    std::fprintf(f, "tag %llu flow %u %s\n", static_cast<unsigned long long>(t.cycle), t.flow,
+                 to_hex(t.tag.data(), t.tag.size()).c_str());
+  REQUIRE(std::fclose(f) == 0);
+}
+
+void run_random(uint64_t seed, size_t records, size_t nflows, const rtl::Knobs& knobs,
+                const std::string& trace_path = "") {
   EngineHarness h(seed);
   h.set_knobs(knobs);
   Scoreboard sb;
@@ -416,6 +438,7 @@ void run_random(uint64_t seed, size_t records, size_t nflows, const rtl::Knobs& 
   sb.check(h);
   CHECK(h.err() == 0);
   CHECK_FALSE(h.busy());
+  if (!trace_path.empty()) write_port_trace(h, trace_path);
 }
 
 }  // namespace
@@ -431,6 +454,18 @@ TEST_CASE("rtl engine: random TLS records on all flows without idle or back-pres
 
 TEST_CASE("rtl engine: random TLS records under heavy output back-pressure", "[rtl]") {
   run_random(3, 60, 4, {0.05, 0.05, 0.8, 0.8, false});
+}
+
+// Hidden ([.]): run by rtl_forms_cycle_equal (testbench/rtl/compare_forms.cmake) in both the
+// default build (simulation forms) and the hardware-forms build, which then compares the two
+// traces byte for byte. Random traffic on all flows with re-keys (key installs while the flow
+// slot's previous record is still in the GHASH pipeline), resyncs, dump segments, idle inputs
+// and back-pressure on both outputs.
+TEST_CASE("rtl engine: port trace of random traffic for the forms comparison", "[.][forms]") {
+  const char* out = std::getenv("NICSIM_RTL_PORT_TRACE");
+  REQUIRE(out != nullptr);
+  run_random(11, 150, kFlows, {0.1, 0.1, 0.3, 0.3, false}, out);
+  run_random(12, 100, 3, {0, 0, 0, 0, false}, std::string(out) + ".b2b");
 }
 
 namespace {
