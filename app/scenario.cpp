@@ -322,6 +322,7 @@ class Scenario {
   std::vector<std::vector<uint8_t>> frames_back_;
   std::chrono::steady_clock::time_point wall0_, last_progress_;
   double main_cpu_s_ = 0, peer_cpu_s_ = 0;
+  double startup_wall_s_ = -1;  // set at the first application write (see RunSummary)
   bool tty_ = false;
 };
 
@@ -577,6 +578,8 @@ void Scenario::install_offload(Flow& f) {
 
 void Scenario::app_write(Flow& f) {
   if (!f.offloaded || failed_) return;
+  if (startup_wall_s_ < 0)
+    startup_wall_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0_).count();
   const uint64_t down_after = cfg_.run.device_down_after_bytes;
   while (f.app_written < f.app_total) {
     if (down_after && !f.device_down && f.app_written >= down_after) {
@@ -847,6 +850,7 @@ RunSummary Scenario::summarize(double wall_s) {
   s.wall_s = wall_s;
   s.main_cpu_s = main_cpu_s_;
   s.peer_cpu_s = peer_cpu_s_;
+  s.startup_wall_s = std::max(0.0, startup_wall_s_);
   const auto& d = driver_->stats();
   nlohmann::json flows = nlohmann::json::array();
   TimePs t0 = UINT64_MAX, t1 = 0;
@@ -888,6 +892,7 @@ RunSummary Scenario::summarize(double wall_s) {
                 {"sim_seconds_per_wall_second", wall_s > 0 ? s.sim_s / wall_s : 0},
                 {"main_thread_cpu_seconds", main_cpu_s_},
                 {"peer_thread_cpu_seconds", peer_cpu_s_},
+                {"startup_seconds", s.startup_wall_s},
                 {"host_events", bridge_->events_run()}};
   s.stats = st;
   return s;

@@ -35,6 +35,10 @@ struct RunSummary {
   // shows how much a loaded machine stretched the wall time.
   double main_cpu_s = 0;
   double peer_cpu_s = 0;  // the peer's decrypting thread (runs alongside; see app/scenario.cpp)
+  // Wall time from the start of the run to the first application byte handed to the kTLS
+  // socket: building the NIC, driver and hosts, the TLS endpoints (certificate, contexts) and
+  // the handshake. A fixed cost per run, included in wall_s.
+  double startup_wall_s = 0;
   nlohmann::json stats;
 };
 

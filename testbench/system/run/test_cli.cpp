@@ -2,6 +2,10 @@
 // exit, and no output file that looks like a result.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <sstream>
+#include <string>
+
 #include "testbench/common/run_cmd.h"
 
 using namespace nicsim::testbench;
@@ -116,4 +120,41 @@ TEST_CASE("a failed run leaves no output file", "[cli]") {
   CHECK(!file_exists(pcap));
   CHECK(!file_exists(pcap + ".part"));
   CHECK(!file_exists(st));
+}
+
+TEST_CASE("nicsim bench prints both rates, their ratio and the start-up share of the wall time", "[cli]") {
+  CmdResult r = run_nicsim("bench --bytes 4M --quiet");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  double openssl_mbs = 0, before = 0, after = 0, sim_mbs = 0, ratio = 0;
+  double wall = 0, startup = 0, data_mbs = 0, data_ratio = 0;
+  std::istringstream in(r.out);
+  std::string line;
+  int seen = 0;
+  while (std::getline(in, line)) {
+    if (std::sscanf(line.c_str(), "bench: openssl aes-128-gcm 16 KiB records: %lf MB/s (mean of %lf before and %lf after",
+                    &openssl_mbs, &before, &after) == 3)
+      seen |= 1;
+    if (std::sscanf(line.c_str(), "bench: simulator (1 flow, 16 KiB records, MSS 1448, lossless): %lf MB/s", &sim_mbs) == 1)
+      seen |= 2;
+    if (std::sscanf(line.c_str(), "bench: ratio simulator/openssl = %lf", &ratio) == 1) seen |= 4;
+    if (std::sscanf(line.c_str(), "bench: of the %lf ms wall, %lf ms is start-up before the first application byte (NIC, driver, TLS endpoints, handshake); after it %lf MB/s (ratio %lf)",
+                    &wall, &startup, &data_mbs, &data_ratio) == 4)
+      seen |= 8;
+  }
+  REQUIRE(seen == 15);
+  CHECK(openssl_mbs > 0);
+  CHECK(openssl_mbs == Approx((before + after) / 2).epsilon(0.001));
+  CHECK(sim_mbs > 0);
+  CHECK(ratio == Approx(sim_mbs / openssl_mbs).margin(0.0006));  // printed with 3 decimals
+  // The start-up is part of the wall time, and the rate after it is the same bytes over less time.
+  CHECK(startup > 0);
+  CHECK(startup < wall);
+  CHECK(data_mbs > sim_mbs);
+  CHECK(data_mbs == Approx(sim_mbs * wall / (wall - startup)).epsilon(0.01));
+  CHECK(data_ratio == Approx(data_mbs / openssl_mbs).margin(0.0006));
+  // A size that makes no sense: one line, exit 2.
+  CmdResult bad = run_nicsim("bench --bytes lots");
+  CHECK(bad.exit_code == 2);
+  CHECK(lines(bad.err) == 1);
 }
