@@ -250,13 +250,11 @@ class DmaReadShell : public DmaStageShell {
   uint32_t fifo_bytes_, mrrs_;
 };
 
-// aes_gcm: the record engine. With an engine that can plan, the record walk only writes the
-// byte work down (TxDataJob); the job runs when tx_checksum has added the frames to it.
+// aes_gcm: the record engine.
 class AesGcmShell : public StageShell {
  public:
-  AesGcmShell(sc_module_name n, const tx::NicConfig& cfg, tx::Clock clk, tx::GcmEngine* e, tx::TlsCtxTable* table,
-              tx::TxDataPlane* plane)
-      : StageShell(n), core(cfg, e), server(clk), table_(table), plane_(plane), planned_(e->can_plan()) {}
+  AesGcmShell(sc_module_name n, const tx::NicConfig& cfg, tx::Clock clk, tx::GcmEngine* e, tx::TlsCtxTable* table)
+      : StageShell(n), core(cfg, e), server(clk), table_(table) {}
   tx::AesGcmStage core;
   tx::Server server;
 
@@ -265,24 +263,7 @@ class AesGcmShell : public StageShell {
     TxWork& w = t.work;
     uint64_t lat = 0, occ;
     const bool dump = w.opcode == abi::Opcode::dump;
-    if (w.is_tls() && planned_) {
-      tx::TxDataJob* job = &plane_->begin();
-      // Segments dma_read copied into w.payload (no view lent) would be overwritten by the
-      // next WQE before a deferred job reads them: the job keeps its own copy.
-      const uint8_t* src[abi::kMaxWqeDataSegs];
-      job->in_bytes.reserve(size_t(w.payload_len) * 2);
-      for (uint32_t i = 0; i < w.num_segs; i++) {
-        src[i] = w.src[i];
-        if (plane_->deferred() && src[i] >= w.payload.data() && src[i] < w.payload.data() + w.payload.size()) {
-          const size_t at = job->in_bytes.size();
-          job->in_bytes.insert(job->in_bytes.end(), src[i], src[i] + w.src_len[i]);
-          src[i] = job->in_bytes.data() + at;
-        }
-      }
-      tx::PayloadGather in{src, w.src_len, w.num_segs};
-      occ = core.plan(table_->context(w.tis_num), in, job, w.payload_len, dump, &lat, &w.error);
-      t.job = job;
-    } else if (w.is_tls()) {
+    if (w.is_tls()) {
       tx::PayloadGather in{w.src, w.src_len, w.num_segs};
       occ = core.process(table_->context(w.tis_num), in, w.payload.data(), w.payload_len, dump, &lat, &w.error);
     } else {
@@ -291,12 +272,6 @@ class AesGcmShell : public StageShell {
     TimePs start = server.reserve(ready_ps, occ, core.stats());
     TimePs done = start + server.clock().cycles(lat);
     if (dump || w.error != abi::CqeSyndrome::none) {
-      // Nothing goes on the wire, but the record state the job advances must (a DUMP's whole
-      // point): it runs in order with the others.
-      if (t.job) {
-        plane_->commit();
-        t.job = nullptr;
-      }
       w.done_ps = w.ready_ps = done;
       return;
     }
@@ -305,34 +280,20 @@ class AesGcmShell : public StageShell {
 
  private:
   tx::TlsCtxTable* table_;
-  tx::TxDataPlane* plane_;
-  bool planned_;
 };
 
 // tx_checksum: TSO + checksums.
 class TxChecksumShell : public StageShell {
  public:
-  TxChecksumShell(sc_module_name n, const tx::NicConfig& cfg, tx::Clock clk, tx::TxDataPlane* plane)
-      : StageShell(n), core(cfg), server(clk), plane_(plane) {}
+  TxChecksumShell(sc_module_name n, const tx::NicConfig& cfg, tx::Clock clk)
+      : StageShell(n), core(cfg), server(clk) {}
   tx::TxChecksum core;
   tx::Server server;
-  std::function<void()> before;  // frees quarantined buffers first
 
  protected:
   void handle(WqeTxn& t, TimePs ready_ps) override {
     TxWork& w = t.work;
-    if (before) before();
-    tx::TxDataJob* job = t.job;
-    if (!job) {
-      // Plain WQEs (and TLS ones a non-planning engine encrypted in place): the payload is in
-      // w.payload, which the next WQE overwrites; a deferred job needs its own copy.
-      job = &plane_->begin();
-      if (plane_->deferred()) job->payload.assign(w.payload.data(), w.payload.data() + w.payload_len);
-      else job->frame_src = w.payload.data();
-    }
-    t.job = nullptr;
-    uint64_t occ = core.process(&w, &ready_cycles_, job);
-    plane_->commit();
+    uint64_t occ = core.process(&w, &ready_cycles_);
     TimePs start = server.reserve(ready_ps, occ, core.stats());
     if (w.error != abi::CqeSyndrome::none) {
       w.done_ps = w.ready_ps = start;
@@ -344,7 +305,6 @@ class TxChecksumShell : public StageShell {
 
  private:
   std::vector<uint64_t> ready_cycles_;
-  tx::TxDataPlane* plane_;
 };
 
 // mac_tx: line rate.
@@ -353,7 +313,6 @@ class MacTxShell : public StageShell {
   MacTxShell(sc_module_name n, const tx::NicConfig& cfg, tx::Clock clk) : StageShell(n), core(cfg, clk) {}
   tx::MacTx core;
   std::function<void(tx::Frame&&)>* sink = nullptr;
-  std::function<void(std::vector<uint8_t>&&)> leftover;
 
  protected:
   void handle(WqeTxn& t, TimePs) override {
@@ -366,9 +325,6 @@ class MacTxShell : public StageShell {
       f.depart_ps = core.send(f.depart_ps, f.bytes.size(), payload);
       last = f.depart_ps;
       if (sink && *sink) (*sink)(std::move(f));
-      // A buffer the sink did not take (nobody listening) goes back through the top: with a
-      // deferred data plane a job may still be writing it.
-      if (f.bytes.capacity() && leftover) leftover(std::move(f.bytes));
       f.bytes.clear();
     }
     w.done_ps = w.ready_ps = last;
@@ -383,14 +339,13 @@ struct NicTop::Shells {
   AesGcmShell aes_gcm;
   TxChecksumShell tx_checksum;
   MacTxShell mac_tx;
-  Shells(const tx::NicConfig& cfg, tx::Clock clk, abi::DmaTarget* mem, tx::GcmEngine* e, uint64_t backing,
-         tx::TxDataPlane* plane)
+  Shells(const tx::NicConfig& cfg, tx::Clock clk, abi::DmaTarget* mem, tx::GcmEngine* e, uint64_t backing)
       : pcie("pcie", cfg, mem),
         desc_fetch("desc_fetch", cfg, clk),
         tls_ctx("tls_ctx", cfg, clk, backing),
         dma_read("dma_read", cfg, clk),
-        aes_gcm("aes_gcm", cfg, clk, e, &tls_ctx.table, plane),
-        tx_checksum("tx_checksum", cfg, clk, plane),
+        aes_gcm("aes_gcm", cfg, clk, e, &tls_ctx.table),
+        tx_checksum("tx_checksum", cfg, clk),
         mac_tx("mac_tx", cfg, clk) {
     desc_fetch.out.bind(tls_ctx.in);
     tls_ctx.out.bind(dma_read.in);
@@ -428,9 +383,7 @@ NicTop::NicTop(sc_module_name n, const tx::NicConfig& cfg, abi::DmaTarget* mem, 
     engine = own_engine_.get();
   }
   engine_ = engine;
-  shells_ = std::make_unique<Shells>(cfg_, clk_, mem, engine_, ctx_backing_addr, &plane_);
-  shells_->tx_checksum.before = [this] { reap_quarantine(); };
-  shells_->mac_tx.leftover = [this](std::vector<uint8_t>&& b) { recycle_frame(std::move(b)); };
+  shells_ = std::make_unique<Shells>(cfg_, clk_, mem, engine_, ctx_backing_addr);
   shells_->tls_ctx.table.set_on_progress_reset([this](uint32_t tis) { engine_->reset_flow(tis); });
   shells_->mac_tx.sink = &on_wire;
   to_pipeline_.bind(shells_->desc_fetch.in);
@@ -444,25 +397,7 @@ NicTop::NicTop(sc_module_name n, const tx::NicConfig& cfg, abi::DmaTarget* mem, 
   SC_THREAD(run);
 }
 
-// Jobs may still point into frames and host memory the owner is about to free: whoever owns
-// those must call data_plane().run_all() before; this is the last chance for what is ours.
-NicTop::~NicTop() { plane_.run_all(); }
-
-bool NicTop::set_deferred_data(bool deferred) {
-  if (deferred && !engine_->can_plan()) return false;
-  plane_.run_all();
-  plane_.set_deferred(deferred);
-  return true;
-}
-
-void NicTop::reap_quarantine() {
-  if (quarantine_.empty()) return;
-  const uint64_t done = plane_.completed();
-  while (!quarantine_.empty() && quarantine_.front().first <= done) {
-    shells_->tx_checksum.core.recycle(std::move(quarantine_.front().second));
-    quarantine_.pop_front();
-  }
-}
+NicTop::~NicTop() = default;
 
 uint16_t NicTop::create_sq(const abi::SqCreateParams& p) {
   auto s = std::make_unique<Sq>();
@@ -570,16 +505,7 @@ void NicTop::run() {
   }
 }
 
-void NicTop::recycle_frame(std::vector<uint8_t>&& bytes) {
-  if (plane_.deferred() && plane_.completed() < plane_.issued()) {
-    if (quarantine_.size() < 16384) {
-      quarantine_.emplace_back(plane_.issued(), std::move(bytes));
-      return;
-    }
-    plane_.run_all();  // the runner fell far behind: catch up rather than hold more
-  }
-  shells_->tx_checksum.core.recycle(std::move(bytes));
-}
+void NicTop::recycle_frame(std::vector<uint8_t>&& bytes) { shells_->tx_checksum.core.recycle(std::move(bytes)); }
 
 tx::TisContext* NicTop::tis_context(uint32_t t) { return shells_->tls_ctx.table.context(t); }
 const tx::DescFetchStats& NicTop::desc_fetch_stats() const { return shells_->desc_fetch.core.stats(); }

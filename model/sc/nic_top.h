@@ -62,7 +62,6 @@ struct DmaViewExt : tlm::tlm_extension<DmaViewExt> {
 struct WqeTxn {
   tx::TxWork work;
   tx::SqState* sq = nullptr;
-  tx::TxDataJob* job = nullptr;  // the WQE's byte work once aes_gcm planned it (tx_data.h)
   TimePs dma_issue_ps = 0;  // when dma_read took the WQE (the NIC thread's back-pressure)
 };
 
@@ -125,15 +124,6 @@ class NicTop : public sc_core::sc_module, public abi::NicDeviceOps {
   // Hands a frame's buffer back once whoever took it from on_wire is done with it (optional:
   // saves an allocation per frame).
   void recycle_frame(std::vector<uint8_t>&& bytes);
-  // The NIC's byte work (AES-GCM, payload copies, TCP checksums; model/tx/tx_data.h). Inline
-  // by default: a frame's bytes are complete when on_wire hands it over. Deferred (only with
-  // an engine that can plan, i.e. the behavioural one; returns false otherwise): the caller
-  // runs the jobs (data_plane().run_available() on another thread), and before reading the
-  // bytes of a frame on_wire gave it calls data_plane().run_until(f) with a fence taken at or
-  // after on_wire (data_plane().issued()). Frame buffers handed back by recycle_frame are
-  // reused only after the jobs issued before have run.
-  bool set_deferred_data(bool deferred);
-  tx::TxDataPlane& data_plane() { return plane_; }
   // A CQE was written at cq index idx of sqn's CQ; visible to the host at t_ps.
   std::function<void(uint16_t sqn, uint32_t idx, TimePs t_ps)> on_cqe;
 
@@ -176,11 +166,6 @@ class NicTop : public sc_core::sc_module, public abi::NicDeviceOps {
   abi::DmaTarget* mem_;
   std::unique_ptr<tx::GcmEngine> own_engine_;
   tx::GcmEngine* engine_;
-  tx::TxDataPlane plane_;
-  // Frame buffers handed back while jobs that may write them were outstanding, with the fence
-  // after which they are free (deferred data plane only).
-  std::deque<std::pair<uint64_t, std::vector<uint8_t>>> quarantine_;
-  void reap_quarantine();
   struct Shells;
   std::unique_ptr<Shells> shells_;
   tlm_utils::simple_initiator_socket<NicTop> to_pipeline_;

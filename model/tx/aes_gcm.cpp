@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <stdexcept>
 
 namespace nicsim::model::tx {
 
@@ -62,65 +61,6 @@ const uint8_t* AesGcmStage::input(Cursor& c, uint32_t pos, uint32_t n) {
   return done == n ? scratch_.data() : nullptr;
 }
 
-namespace {
-
-// Runs the bytes now: wire bytes into data, tags into the context.
-struct DirectOut {
-  GcmEngine* engine;
-  uint8_t* data;
-  void copy(const uint8_t* src, uint32_t i, uint32_t n) {
-    if (src != data + i) std::memcpy(data + i, src, n);
-  }
-  bool gcm(const GcmSegment& seg, const uint8_t* src, uint32_t i, uint32_t n, uint8_t* tag, GcmTiming* t) {
-    return engine->process(seg, src, data + i, n, tag, t);
-  }
-  void tag(const TisContext& c, uint32_t tag_off, uint32_t i, uint32_t n) { std::memcpy(data + i, c.tag + tag_off, n); }
-};
-
-}  // namespace
-
-// Writes the bytes down: the engine plans (timing, record state), the job gets the byte work.
-// Inputs must stay where they are until the job has run: host memory does (HostMemory's
-// reader fence); bytes the stage gathered into its scratch buffer are copied into the job.
-struct AesGcmStage::PlanOut {
-  AesGcmStage* st;
-  TxDataJob* job;
-  const uint8_t* stable(const uint8_t* src, uint32_t n) {
-    if (src != st->scratch_.data()) return src;
-    // in_bytes was reserved for every input byte of the WQE: appending never moves it.
-    const size_t at = job->in_bytes.size();
-    job->in_bytes.insert(job->in_bytes.end(), src, src + n);
-    return job->in_bytes.data() + at;
-  }
-  void copy(const uint8_t* src, uint32_t i, uint32_t n) {
-    TxDataOp& op = job->add_op();
-    op.kind = TxDataOp::Kind::copy;
-    op.in = stable(src, n);
-    op.out_off = i;
-    op.n = n;
-  }
-  bool gcm(const GcmSegment& seg, const uint8_t* src, uint32_t i, uint32_t n, uint8_t*, GcmTiming* t) {
-    if (!st->engine_->plan(seg, n, t)) return false;
-    TxDataOp& op = job->add_op();
-    op.kind = TxDataOp::Kind::gcm;
-    op.in = stable(src, n);
-    op.out_off = i;
-    op.n = n;
-    op.seg = seg;
-    std::memcpy(op.key, seg.key, crypto::key_bytes(seg.cipher));
-    op.seg.key = op.key;
-    return true;
-  }
-  void tag(const TisContext& c, uint32_t tag_off, uint32_t i, uint32_t n) {
-    TxDataOp& op = job->add_op();
-    op.kind = TxDataOp::Kind::tag;
-    op.seg.flow = c.tis_num;
-    op.tag_off = tag_off;
-    op.out_off = i;
-    op.n = n;
-  }
-};
-
 uint64_t AesGcmStage::process(TisContext* ctx, uint8_t* data, uint32_t n, bool dump,
                               uint64_t* latency_cycles, abi::CqeSyndrome* err) {
   const uint8_t* p = data;
@@ -130,27 +70,6 @@ uint64_t AesGcmStage::process(TisContext* ctx, uint8_t* data, uint32_t n, bool d
 
 uint64_t AesGcmStage::process(TisContext* ctx, const PayloadGather& in, uint8_t* data, uint32_t n, bool dump,
                               uint64_t* latency_cycles, abi::CqeSyndrome* err) {
-  DirectOut out{engine_, data};
-  return walk(ctx, in, out, n, dump, latency_cycles, err);
-}
-
-uint64_t AesGcmStage::plan(TisContext* ctx, const PayloadGather& in, TxDataJob* job, uint32_t n, bool dump,
-                           uint64_t* latency_cycles, abi::CqeSyndrome* err) {
-  if (job->payload.size() < n) job->payload.resize(n);
-  // Room for every input byte, so appending in PlanOut::stable never moves the bytes that
-  // earlier ops point at. A caller that put bytes there itself reserved for both.
-  if (job->in_bytes.empty()) job->in_bytes.reserve(n);
-  if (job->in_bytes.capacity() < job->in_bytes.size() + n)
-    throw std::logic_error("AesGcmStage::plan: job input buffer not reserved");
-  PlanOut out{this, job};
-  return walk(ctx, in, out, n, dump, latency_cycles, err);
-}
-
-// The record walk, once for both ways of running the bytes: Out either does them now (Direct)
-// or writes them down for later (Plan).
-template <class Out>
-uint64_t AesGcmStage::walk(TisContext* ctx, const PayloadGather& in, Out& out, uint32_t n, bool dump,
-                           uint64_t* latency_cycles, abi::CqeSyndrome* err) {
   *err = abi::CqeSyndrome::none;
   Cursor cur{&in};
   stats_.pkts++;
@@ -183,7 +102,7 @@ uint64_t AesGcmStage::walk(TisContext* ctx, const PayloadGather& in, Out& out, u
       uint32_t take = std::min(prepend - c.rec_off, n - i);
       const uint8_t* src = input(cur, i, take);
       std::memcpy(c.prepend + c.rec_off, src, take);
-      out.copy(src, i, take);
+      if (src != data + i) std::memcpy(data + i, src, take);
       c.rec_off += take;
       i += take;
       if (c.rec_off == prepend && !start_record(c)) {
@@ -217,7 +136,7 @@ uint64_t AesGcmStage::walk(TisContext* ctx, const PayloadGather& in, Out& out, u
       seg.last = seg.rec_offset + take == c.payload_len;
       seg.dump = dump;
       GcmTiming t;
-      if (!out.gcm(seg, input(cur, i, take), i, take, seg.last ? c.tag : nullptr, &t)) {
+      if (!engine_->process(seg, input(cur, i, take), data + i, take, seg.last ? c.tag : nullptr, &t)) {
         *err = abi::CqeSyndrome::tls_bad_record;
         stats_.errors++;
         c.tracker = abi::RecordTrackerState::searching;
@@ -233,7 +152,7 @@ uint64_t AesGcmStage::walk(TisContext* ctx, const PayloadGather& in, Out& out, u
     // Tag placeholder: overwrite with the computed tag.
     uint32_t tag_off = c.rec_off - payload_end;
     uint32_t take = std::min(16 - tag_off, n - i);
-    out.tag(c, tag_off, i, take);
+    std::memcpy(data + i, c.tag + tag_off, take);
     c.rec_off += take;
     i += take;
     if (c.rec_off == c.rec_len) {

@@ -13,7 +13,6 @@
 #include "model/tx/nic_config.h"
 #include "model/tx/timing.h"
 #include "model/tx/tls_ctx.h"
-#include "model/tx/tx_data.h"
 
 namespace nicsim::model::tx {
 
@@ -47,12 +46,6 @@ class AesGcmStage {
   // copy of every payload byte.
   uint64_t process(TisContext* ctx, const PayloadGather& in, uint8_t* out, uint32_t n, bool dump,
                    uint64_t* latency_cycles, abi::CqeSyndrome* err);
-  // The same walk with the byte work written into job (TxDataJob, tx_data.h) instead of done:
-  // identical cycles, record state and errors; the job, run later in order, writes the same
-  // bytes into job->payload. Needs an engine that can plan (GcmEngine::can_plan). Inputs that
-  // span data segments are copied into the job; all others must stay readable until it ran.
-  uint64_t plan(TisContext* ctx, const PayloadGather& in, TxDataJob* job, uint32_t n, bool dump,
-                uint64_t* latency_cycles, abi::CqeSyndrome* err);
   // A plain (non-TLS) payload streams through the datapath.
   uint64_t bypass(uint32_t n, uint64_t* latency_cycles);
 
@@ -62,10 +55,6 @@ class AesGcmStage {
 
  private:
   bool start_record(TisContext& c);
-  struct PlanOut;
-  template <class Out>
-  uint64_t walk(TisContext* ctx, const PayloadGather& in, Out& out, uint32_t n, bool dump,
-                uint64_t* latency_cycles, abi::CqeSyndrome* err);
   // Input bytes [pos, pos + n) as one contiguous run: a pointer into a segment, or a copy in
   // scratch_ when they span segments. Calls must come with non-decreasing pos.
   struct Cursor {

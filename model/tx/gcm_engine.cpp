@@ -140,11 +140,12 @@ bool BehaviouralGcmEngine::take_slot(uint32_t id, Flow& f, const GcmSegment& seg
   return compute_h;
 }
 
-bool BehaviouralGcmEngine::plan(const GcmSegment& seg, uint32_t n, GcmTiming* t) {
+bool BehaviouralGcmEngine::process(const GcmSegment& seg, const uint8_t* in, uint8_t* out,
+                                   uint32_t n, uint8_t* tag, GcmTiming* t) {
   Flow& f = flow(seg.flow);
   const size_t kb = crypto::key_bytes(seg.cipher);
-  if (!f.keyed || f.cipher != seg.cipher || std::memcmp(f.key, seg.key, kb) != 0) {
-    f.keyed = true;
+  if (!f.gcm.has_key() || f.cipher != seg.cipher || std::memcmp(f.key, seg.key, kb) != 0) {
+    f.gcm.set_key(seg.cipher, seg.key);
     f.cipher = seg.cipher;
     std::memcpy(f.key, seg.key, kb);
     f.active = false;
@@ -152,45 +153,20 @@ bool BehaviouralGcmEngine::plan(const GcmSegment& seg, uint32_t n, GcmTiming* t)
   bool new_key = false;
   if (seg.first) {
     new_key = take_slot(seg.flow, f, seg);
+    f.gcm.start(seg.nonce, seg.aad, seg.aad_len);
     f.active = true;
     f.next_offset = 0;
   }
   if (!f.active || seg.rec_offset != f.next_offset) return false;
   if (!seg.first && f.slot >= 0) slots_[size_t(f.slot)].last_use = ++use_clock_;
+  f.gcm.update(in, out, n);
   f.next_offset += n;
-  if (seg.last) f.active = false;
+  if (seg.last) {
+    f.gcm.finish_tag(tag);
+    f.active = false;
+  }
   *t = timing_for(p_, seg, n, new_key);
   return true;
-}
-
-bool BehaviouralGcmEngine::process(const GcmSegment& seg, const uint8_t* in, uint8_t* out,
-                                   uint32_t n, uint8_t* tag, GcmTiming* t) {
-  if (!plan(seg, n, t)) return false;
-  data_.run(seg, in, out, n, tag);
-  return true;
-}
-
-const uint8_t GcmDataPath::kNoTag[16] = {};
-
-const uint8_t* GcmDataPath::tag(uint32_t id) const {
-  return id < flows_.size() && flows_[id] ? flows_[id]->tag : kNoTag;
-}
-
-void GcmDataPath::run(const GcmSegment& seg, const uint8_t* in, uint8_t* out, uint32_t n, uint8_t* tag) {
-  if (seg.flow >= flows_.size()) flows_.resize(size_t(seg.flow) + 1);
-  if (!flows_[seg.flow]) flows_[seg.flow] = std::make_unique<Flow>();
-  Flow& f = *flows_[seg.flow];
-  const size_t kb = crypto::key_bytes(seg.cipher);
-  if (!f.gcm.has_key() || f.gcm.cipher() != seg.cipher || std::memcmp(f.key, seg.key, kb) != 0) {
-    f.gcm.set_key(seg.cipher, seg.key);
-    std::memcpy(f.key, seg.key, kb);
-  }
-  if (seg.first) f.gcm.start(seg.nonce, seg.aad, seg.aad_len);
-  f.gcm.update(in, out, n);
-  if (seg.last) {
-    f.gcm.finish_tag(f.tag);
-    if (tag) std::memcpy(tag, f.tag, 16);
-  }
 }
 
 }  // namespace nicsim::model::tx

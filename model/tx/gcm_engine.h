@@ -42,13 +42,6 @@ class GcmEngine {
   // record).
   virtual bool process(const GcmSegment& seg, const uint8_t* in, uint8_t* out, uint32_t n,
                        uint8_t* tag, GcmTiming* t) = 0;
-  // The control half of process() alone: checks the segment continues the flow's record,
-  // updates the engine's record and slot state and returns the cycles, without touching a
-  // byte. An engine that can do this lets the NIC run the byte work later, elsewhere, in the
-  // same order (GcmDataPath; model/tx/tx_data.h). Engines whose cycles come from running the
-  // bytes (the RTL) cannot, and say so with false from can_plan().
-  virtual bool can_plan() const { return false; }
-  virtual bool plan(const GcmSegment&, uint32_t /*n*/, GcmTiming*) { return false; }
   // Forgets a flow's in-flight record (progress params reset the tracker to START).
   virtual void reset_flow(uint32_t flow) = 0;
   virtual const char* name() const = 0;
@@ -66,35 +59,12 @@ struct GcmEngineParams {
   uint32_t flow_slots = 16;            // record contexts in the engine (RTL FLOWS)
 };
 
-// The byte half of the behavioural engine: one streaming OpenSSL GCM state per flow. It
-// trusts its caller to have checked the segment (plan()): segments arrive in the order the
-// engine accepted them. It keeps each flow's last tag, for tag bytes a later packet carries.
-class GcmDataPath {
- public:
-  // Encrypts n bytes (in may equal out); on seg.last computes the tag into the flow's tag and,
-  // when tag is not null, also there.
-  void run(const GcmSegment& seg, const uint8_t* in, uint8_t* out, uint32_t n, uint8_t* tag);
-  // The flow's last computed tag (zeros before its first).
-  const uint8_t* tag(uint32_t flow) const;
-
- private:
-  struct Flow {
-    crypto::AesGcmStream gcm;
-    uint8_t key[32] = {};
-    uint8_t tag[16] = {};
-  };
-  std::vector<std::unique_ptr<Flow>> flows_;  // indexed by flow id (dense TIS numbers)
-  static const uint8_t kNoTag[16];
-};
-
-// OpenSSL-backed engine: plan() is its control half, GcmDataPath its byte half.
+// OpenSSL-backed engine: keeps one streaming GCM state per flow.
 class BehaviouralGcmEngine final : public GcmEngine {
  public:
   explicit BehaviouralGcmEngine(GcmEngineParams p) : p_(p), slots_(std::max<uint32_t>(1, p.flow_slots)) {}
   bool process(const GcmSegment& seg, const uint8_t* in, uint8_t* out, uint32_t n, uint8_t* tag,
                GcmTiming* t) override;
-  bool can_plan() const override { return true; }
-  bool plan(const GcmSegment& seg, uint32_t n, GcmTiming* t) override;
   void reset_flow(uint32_t flow) override;
   const char* name() const override { return "behavioural"; }
   // Cycle cost of a segment as the RTL spends it (used by tests to correlate with the RTL).
@@ -106,9 +76,9 @@ class BehaviouralGcmEngine final : public GcmEngine {
 
  private:
   struct Flow {
+    crypto::AesGcmStream gcm;
     uint8_t key[32] = {};
     crypto::Cipher cipher = crypto::Cipher::aes128gcm;
-    bool keyed = false;
     uint32_t next_offset = 0;   // payload offset the next segment must start at
     bool active = false;
     int32_t slot = -1;          // engine slot held (-1: none)
@@ -129,7 +99,6 @@ class BehaviouralGcmEngine final : public GcmEngine {
   GcmEngineParams p_;
   std::vector<std::unique_ptr<Flow>> flows_;  // indexed by flow id (dense TIS numbers)
   std::vector<Slot> slots_;
-  GcmDataPath data_;  // process()'s byte half
   uint64_t use_clock_ = 0;
 };
 

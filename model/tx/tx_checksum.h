@@ -9,7 +9,6 @@
 
 #include "model/tx/nic_config.h"
 #include "model/tx/timing.h"
-#include "model/tx/tx_data.h"
 #include "model/tx/tx_work.h"
 
 namespace nicsim::model::tx {
@@ -31,19 +30,10 @@ HdrLayout parse_hdr_layout(const uint8_t* h, size_t n);
 class TxChecksum {
  public:
   explicit TxChecksum(const NicConfig& cfg) : cfg_(cfg) {}
-  // Builds w->frames[0 .. w->num_frames) from w->inline_hdr: their headers now, their payload
-  // and TCP checksum as job->frames (one TxFrameOp per frame, tx_data.h), which copy from
-  // job->frame_src (or job->payload) when the job runs. Returns the stage's occupancy in
-  // cycles; per-frame ready offsets (store-and-forward of each segment) are in ready_cycles.
-  uint64_t process(TxWork* w, std::vector<uint64_t>* ready_cycles, TxDataJob* job);
-  // The same, with the frames' byte work done at once from w->payload.
-  uint64_t process(TxWork* w, std::vector<uint64_t>* ready_cycles) {
-    own_job_.clear();
-    own_job_.frame_src = w->payload.data();
-    const uint64_t c = process(w, ready_cycles, &own_job_);
-    own_job_.run(no_gcm_);
-    return c;
-  }
+  // Builds w->frames[0 .. w->num_frames) from w->inline_hdr and w->payload. Returns the
+  // stage's occupancy in cycles; *first_out_cycles is when the first frame can start leaving
+  // (store-and-forward of the first segment) and per-frame ready offsets are in ready_cycles.
+  uint64_t process(TxWork* w, std::vector<uint64_t>* ready_cycles);
   TxChecksumStats& stats() { return stats_; }
   const TxChecksumStats& stats() const { return stats_; }
   // Takes back the buffer of a frame its consumer is done with; later frames are built in it.
@@ -62,8 +52,6 @@ class TxChecksum {
   TxChecksumStats stats_;
   std::vector<std::vector<uint8_t>> spare_;
   std::vector<uint8_t> tmpl_;  // the WQE's headers with the per-segment fields zeroed
-  TxDataJob own_job_;          // for the two-argument process()
-  GcmDataPath no_gcm_;         // (whose jobs carry no AES-GCM work)
 };
 
 }  // namespace nicsim::model::tx
