@@ -59,13 +59,20 @@ inline nlohmann::json read_json(const std::string& p) {
 
 inline bool have_tshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
 
+// tshark options for following decrypted TLS: the HTTP dissector off. tshark hands the data
+// of TLS on port 443 to its HTTP dissector, which calls binary application data malformed, and
+// then "follow,tls" shows only part of the stream, or none of it: with 100-byte records and
+// random payloads, ~80 % of captures (tshark 4.0; the same captures follow completely with
+// HTTP off). It changes nothing in the TLS layer, which is what the tests check.
+inline const char* kTsharkTlsOptions = " --disable-protocol http";
+
 // Decrypted TLS application data that the endpoint with TCP port `server_port` sent in TCP
 // stream `stream`, as tshark's "follow,tls,raw" shows it (node 0's lines start at column 0,
 // node 1's with a tab; which node is which depends on who spoke first).
 inline bool tshark_follow_tls(const std::string& pcap, const std::string& keylog, int stream,
                               std::string* server_to_client, int server_port = 443) {
-  CmdResult r = run_cmd("tshark -r '" + pcap + "' -o tls.keylog_file:'" + keylog +
-                        "' -q -z follow,tls,raw," + std::to_string(stream));
+  CmdResult r = run_cmd("tshark -r '" + pcap + "' -o tls.keylog_file:'" + keylog + "'" + kTsharkTlsOptions +
+                        " -q -z follow,tls,raw," + std::to_string(stream));
   if (r.exit_code != 0) return false;
   std::istringstream in(r.out);
   std::string line, hex;

@@ -51,8 +51,8 @@ uint64_t u(const json& j) { return j.get<uint64_t>(); }
 
 // tshark's decryption of TLS stream `stream`, both directions, as text.
 std::string tshark_follow(const std::string& pcap, const std::string& keys, int stream) {
-  CmdResult r = run_cmd("tshark -r '" + pcap + "' -o tls.keylog_file:'" + keys + "' -q -z follow,tls,raw," +
-                        std::to_string(stream));
+  CmdResult r = run_cmd("tshark -r '" + pcap + "' -o tls.keylog_file:'" + keys + "'" + kTsharkTlsOptions +
+                        " -q -z follow,tls,raw," + std::to_string(stream));
   return r.exit_code == 0 ? r.out : "";
 }
 // Hex digits of decrypted data in a follow,tls,raw output (lines after the Node lines).
