@@ -122,6 +122,42 @@ TEST_CASE("a failed run leaves no output file", "[cli]") {
   CHECK(!file_exists(st));
 }
 
+TEST_CASE("a run that hits its time limit says where each flow stood, with the peer caught up", "[cli]") {
+  // Heavy loss on 4 flows: three finish within the default 60 s of simulated time, flow 0 is
+  // still in RTO back-off. The message gives per flow what the application wrote and what the
+  // peer verified; the count is read after the peer's thread has processed everything received
+  // (read at the limit it lagged by up to a 1 MiB batch: a finished flow showed 2,080,768 of
+  // 2,495,285 bytes with all its data acked).
+  CmdResult r = run_nicsim("run --quiet --record-size 16384 --mss 700 --bytes 2495285 --loss 0.08 "
+                           "--burst-loss 0.01 --reorder 0.05 --flows 4 --seed 221209");
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  REQUIRE(lines(r.err) == 1);
+  REQUIRE(r.err.find("time limit") != std::string::npos);
+  int flows = 0, done = 0, stuck = 0;
+  for (size_t at = r.err.find("; flow "); at != std::string::npos; at = r.err.find("; flow ", at + 1)) {
+    const size_t end = std::min(r.err.find("; flow ", at + 1), r.err.size());
+    const std::string part = r.err.substr(at, end - at);
+    unsigned id = 0;
+    unsigned long long wrote = 0, total = 0, verified = 0;
+    REQUIRE(std::sscanf(part.c_str(), "; flow %u: application wrote %llu/%llu bytes, peer verified %llu", &id, &wrote,
+                        &total, &verified) == 4);
+    flows++;
+    CHECK(verified <= wrote);
+    const bool closed = part.find("close_notify seen") != std::string::npos;
+    const bool all_acked = part.find("host data acked") != std::string::npos &&
+                           part.find("no FIN") == std::string::npos;
+    // Everything acked and both FINs seen: the peer has every byte, and has checked it.
+    if (all_acked) CHECK(verified == wrote);
+    if (closed) CHECK(verified == total);
+    done += closed;
+    stuck += !all_acked;
+  }
+  CHECK(flows == 4);
+  CHECK(done == 3);
+  CHECK(stuck == 1);
+}
+
 TEST_CASE("nicsim bench prints both rates, their ratio and the start-up share of the wall time", "[cli]") {
   CmdResult r = run_nicsim("bench --bytes 4M --quiet");
   INFO(r.out << r.err);
