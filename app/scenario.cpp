@@ -27,6 +27,7 @@
 #include "host/tcp/link.h"
 #include "host/tcp/tcp.h"
 #include "host/trace/capture.h"
+#include "host/trace/output_file.h"
 #include "host/trace/packet.h"
 #include "model/sc/nic_top.h"
 
@@ -835,15 +836,19 @@ RunSummary Scenario::run() {
     return s;
   }
   if (!out_.keylog.empty()) {
-    std::string part = out_.keylog + ".part";
-    std::ofstream k(part);
+    const trace::OutputFile out(out_.keylog);
+    std::ofstream k(out.write_path);
     for (auto& f : flows_)
       for (const auto& l : f->htls->keylog_lines()) k << l << "\n";
     k.close();
-    if (!k || std::rename(part.c_str(), out_.keylog.c_str()) != 0) {
-      std::remove(part.c_str());
+    if (!k) {
+      out.discard();
       s.ok = false;
       s.error = out_.keylog + ": cannot write";
+      return s;
+    }
+    if (!out.commit(&s.error)) {
+      s.ok = false;
       return s;
     }
   }

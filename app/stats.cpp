@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "host/trace/output_file.h"
+
 namespace nicsim::app {
 
 using nlohmann::json;
@@ -135,22 +137,18 @@ json tls_stat_total_json(const json& flows) {
 }
 
 bool write_json_file(const std::string& path, const json& j, std::string* err) {
-  std::string part = path + ".part";
+  const host::trace::OutputFile out(path);
   {
-    std::ofstream f(part);
+    std::ofstream f(out.write_path);
     f << j.dump(2) << "\n";
+    f.close();
     if (!f) {
-      std::remove(part.c_str());
+      out.discard();
       *err = path + ": cannot write";
       return false;
     }
   }
-  if (std::rename(part.c_str(), path.c_str()) != 0) {
-    std::remove(part.c_str());
-    *err = path + ": cannot rename " + part + " into place";
-    return false;
-  }
-  return true;
+  return out.commit(err);
 }
 
 }  // namespace nicsim::app

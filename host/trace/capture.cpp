@@ -66,7 +66,7 @@ void CaptureWriter::discard() {
   if (f_ == nullptr) return;
   std::fclose(f_);
   f_ = nullptr;
-  std::remove(part_.c_str());
+  if (out_) out_->discard();
 }
 
 void CaptureWriter::put(const void* p, size_t n) {
@@ -80,7 +80,8 @@ bool CaptureWriter::open(const std::string& path, LinkType lt) {
     return false;
   }
   path_ = path;
-  part_ = path + ".part";
+  out_.emplace(path);
+  part_ = out_->write_path;
   error_.clear();
   frames_ = 0;
   ng_ = ends_with(path, ".pcapng");
@@ -206,15 +207,10 @@ bool CaptureWriter::commit() {
   f_ = nullptr;
   if (std::fclose(f) != 0) {
     error_ = part_ + ": close failed: " + std::strerror(errno);
-    std::remove(part_.c_str());
+    out_->discard();
     return false;
   }
-  if (std::rename(part_.c_str(), path_.c_str()) != 0) {
-    error_ = part_ + ": cannot rename to " + path_ + ": " + std::strerror(errno);
-    std::remove(part_.c_str());
-    return false;
-  }
-  return true;
+  return out_->commit(&error_);
 }
 
 // ---------------------------------------------------------------------------------------------

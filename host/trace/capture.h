@@ -1,14 +1,16 @@
 // Capture files: writing pcap (nanosecond magic 0xa1b23c4d) or pcapng (by the file's
 // extension) with nanosecond timestamps, and reading pcap/pcapng through libpcap.
 // A writer writes to "<path>.part" and renames on commit(), so an interrupted run never leaves
-// a file that looks like a result.
+// a file that looks like a result (a device or pipe is written in place: output_file.h).
 #pragma once
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "host/trace/output_file.h"
 #include "host/trace/packet.h"
 
 namespace nicsim::host::trace {
@@ -43,6 +45,7 @@ class CaptureWriter {
   std::FILE* f_ = nullptr;
   bool ng_ = false;
   std::string path_, part_, error_;
+  std::optional<OutputFile> out_;
   uint64_t frames_ = 0;
   std::unique_ptr<char[]> buf_;  // stdio buffer: a frame per write call, so buffer a lot
 };

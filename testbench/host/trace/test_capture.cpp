@@ -1,5 +1,7 @@
 // Capture files: the real illustrated-tls13 capture through CaptureReader and parse_frame, and
 // pcap / pcapng written by CaptureWriter checked by tshark (when installed) and read back.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -416,4 +418,69 @@ TEST_CASE("CaptureReader: unsupported link type and missing file are rejected", 
   CaptureReader j;
   CHECK_FALSE(j.open(tmp / "junk.pcap"));
   CHECK(j.error().find(tmp / "junk.pcap") == 0);
+}
+
+// Outputs go through "<path>.part" and a rename, except where a rename would be wrong: onto a
+// device or pipe it would replace the node with a regular file (as root, /dev/full became one
+// that way), onto a symbolic link it would replace the link.
+TEST_CASE("CaptureWriter into a FIFO writes in place and leaves the FIFO", "[capture]") {
+  TempDir tmp;
+  const std::string fifo = tmp / "cap.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::mt19937 rng(3);
+  std::vector<uint8_t> f = test_frame(rng, 200, 1);
+  // The read end is open (non-blocking) before the writer opens the FIFO, and everything
+  // written fits the pipe's buffer: no thread, and a writer that renamed instead of writing
+  // in place leaves the pipe empty rather than blocking the test.
+  const int rd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(rd >= 0);
+  {
+    CaptureWriter w;
+    REQUIRE(w.open(fifo));
+    for (int i = 0; i < 10; ++i) w.write(uint64_t(i), f.data(), f.size());
+    CHECK(w.commit());
+  }
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(rd, buf, sizeof buf)) > 0;) got.append(buf, size_t(n));
+  ::close(rd);
+  CHECK(fs::is_fifo(fifo));
+  CHECK_FALSE(fs::exists(fifo + ".part"));
+  // pcap global header (24) + 10 records of 16 + the frame.
+  CHECK(got.size() == 24 + 10 * (16 + f.size()));
+}
+
+TEST_CASE("CaptureWriter onto a symbolic link replaces the file it points to", "[capture]") {
+  TempDir tmp;
+  const std::string real = tmp / "real.pcap", link = tmp / "link.pcap";
+  std::ofstream(real) << "old";
+  fs::create_symlink(real, link);
+  std::mt19937 rng(4);
+  std::vector<uint8_t> f = test_frame(rng, 100, 1);
+  CaptureWriter w;
+  REQUIRE(w.open(link));
+  w.write(1, f.data(), f.size());
+  REQUIRE(w.commit());
+  CHECK(fs::is_symlink(link));
+  CHECK(fs::file_size(real) == 24 + 16 + f.size());
+  CHECK_FALSE(fs::exists(real + ".part"));
+  CHECK_FALSE(fs::exists(link + ".part"));
+}
+
+TEST_CASE("OutputFile: new and regular paths get a .part, devices none", "[capture]") {
+  TempDir tmp;
+  const std::string p = tmp / "new.json";
+  OutputFile a(p);
+  CHECK_FALSE(a.in_place);
+  CHECK(a.write_path == p + ".part");
+  CHECK(a.final_path == p);
+  OutputFile d("/dev/null");  // classified only: nothing is written
+  CHECK(d.in_place);
+  CHECK(d.write_path == "/dev/null");
+  std::string err;
+  CHECK(d.commit(&err));
+  CHECK(fs::is_character_file("/dev/null"));
+  // commit of a .part that is not there: an error naming the path, nothing left behind.
+  CHECK_FALSE(a.commit(&err));
+  CHECK(err.find(p) != std::string::npos);
 }

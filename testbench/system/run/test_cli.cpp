@@ -1,8 +1,13 @@
 // Bad input gets one clear line naming the flag or file, the place and the problem, a non-zero
 // exit, and no output file that looks like a result.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -156,6 +161,38 @@ TEST_CASE("a run that hits its time limit says where each flow stood, with the p
   CHECK(flows == 4);
   CHECK(done == 3);
   CHECK(stuck == 1);
+}
+
+TEST_CASE("statistics into a FIFO and a key log through a symbolic link: written in place, nodes kept", "[cli]") {
+  // Outputs go through "<path>.part" and a rename; onto a device or pipe that rename replaced
+  // the node with a regular file (as root, `--pcap /dev/full` turned /dev/full into one).
+  std::string d = scratch_dir();
+  const std::string fifo = d + "/stats.fifo", real = d + "/real.keys", link = d + "/link.keys";
+  std::remove(fifo.c_str());
+  std::remove(real.c_str());
+  std::remove(link.c_str());
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::ofstream(real) << "old";
+  REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+  // Read end open (non-blocking) first; the statistics (~8 KB) fit the pipe's buffer.
+  const int rd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(rd >= 0);
+  CmdResult r = run_nicsim("run --quiet --bytes 1K --stats " + fifo + " --keylog " + link);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(rd, buf, sizeof buf)) > 0;) got.append(buf, size_t(n));
+  ::close(rd);
+  struct stat st {};
+  REQUIRE(::lstat(fifo.c_str(), &st) == 0);
+  CHECK(S_ISFIFO(st.st_mode));
+  CHECK(nlohmann::json::parse(got, nullptr, false).contains("summary"));
+  REQUIRE(::lstat(link.c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));
+  CHECK(read_file(real).find("CLIENT_RANDOM") != std::string::npos);  // TLS 1.2 key log lines
+  CHECK(!file_exists(fifo + ".part"));
+  CHECK(!file_exists(link + ".part"));
 }
 
 TEST_CASE("nicsim bench prints both rates, their ratio and the start-up share of the wall time", "[cli]") {
