@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <tuple>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -64,10 +65,13 @@ bool writable_dir_of(const std::string& path) {
 
 struct RunFlags {
   std::string tls, cipher, bytes, payload, config, pcap, keylog, stats, crypto, wave, wave_window;
-  int64_t record_size = -1, mss = -1, flows = -1;  // -1: not given
-  double loss = -1, reorder = -1, burst = -1;
+  int64_t record_size = 0, mss = 0, flows = 0;
+  double loss = 0, reorder = 0, burst = 0;
   uint64_t seed = 0;
-  bool seed_set = false, quiet = false;
+  // Whether each numeric flag was given (a sentinel value would let "--loss -1" or "--loss nan"
+  // pass as "not given").
+  bool record_size_set = false, mss_set = false, flows_set = false, loss_set = false, reorder_set = false,
+       burst_set = false, seed_set = false, quiet = false;
 };
 
 void add_run_flags(CLI::App* c, RunFlags& f) {
@@ -75,13 +79,15 @@ void add_run_flags(CLI::App* c, RunFlags& f) {
   c->add_option("--cipher", f.cipher, "aes128gcm or aes256gcm");
   c->add_option("--bytes", f.bytes, "application bytes per flow (e.g. 4M)");
   c->add_option("--payload", f.payload, "application bytes from FILE");
-  c->add_option("--record-size", f.record_size, "TLS record payload limit, 64..16384");
-  c->add_option("--mss", f.mss, "TCP MSS in bytes");
-  c->add_option("--loss", f.loss, "independent frame loss probability on the data link, 0..1");
-  c->add_option("--burst-loss", f.burst, "Gilbert-Elliott good->bad probability (burst loss), 0..1");
-  c->add_option("--reorder", f.reorder, "probability a data frame is reordered, 0..1");
-  c->add_option("--seed", f.seed, "seed of every generator")->each([&](const std::string&) { f.seed_set = true; });
-  c->add_option("--flows", f.flows, "concurrent TLS connections");
+  auto given = [](bool* b) { return [b](const std::string&) { *b = true; }; };
+  c->add_option("--record-size", f.record_size, "TLS record payload limit, 64..16384")->each(given(&f.record_size_set));
+  c->add_option("--mss", f.mss, "TCP MSS in bytes")->each(given(&f.mss_set));
+  c->add_option("--loss", f.loss, "independent frame loss probability on the data link, 0..1")->each(given(&f.loss_set));
+  c->add_option("--burst-loss", f.burst, "Gilbert-Elliott good->bad probability (burst loss), 0..1")
+      ->each(given(&f.burst_set));
+  c->add_option("--reorder", f.reorder, "probability a data frame is reordered, 0..1")->each(given(&f.reorder_set));
+  c->add_option("--seed", f.seed, "seed of every generator")->each(given(&f.seed_set));
+  c->add_option("--flows", f.flows, "concurrent TLS connections")->each(given(&f.flows_set));
   c->add_option("--config", f.config, "configuration file (JSON)");
   c->add_option("--pcap", f.pcap, "write the wire to OUT (.pcap or .pcapng, ns timestamps)");
   c->add_option("--keylog", f.keylog, "write the SSLKEYLOGFILE for OUT");
@@ -116,26 +122,25 @@ std::string apply_flags(const RunFlags& f, app::Config& cfg) {
     if (!readable_file(f.payload)) return f.payload + ": cannot read payload file";
     cfg.run.payload_file = f.payload;
   }
-  if (f.record_size >= 0) cfg.run.record_size = uint32_t(std::min<int64_t>(f.record_size, UINT32_MAX));
-  if (f.mss >= 0) cfg.tcp.mss_bytes = uint32_t(std::min<int64_t>(f.mss, UINT32_MAX));
-  if (f.loss >= 0) {
-    if (f.loss > 1) return "--loss " + std::to_string(f.loss) + ": a probability must be in [0, 1]";
-    cfg.link.loss = f.loss;
-  }
-  if (f.burst >= 0) {
-    if (f.burst > 1) return "--burst-loss: a probability must be in [0, 1]";
-    cfg.link.burst_p_gb = f.burst;
-  }
-  if (f.reorder >= 0) {
-    if (f.reorder > 1) return "--reorder: a probability must be in [0, 1]";
-    cfg.link.reorder = f.reorder;
-  }
+  // Counts: negative is no count (the configuration's own checks bound the rest).
+  for (auto [set, v, name] : {std::tuple{f.record_size_set, f.record_size, "--record-size"}, std::tuple{f.mss_set, f.mss, "--mss"},
+                              std::tuple{f.flows_set, f.flows, "--flows"}})
+    if (set && v < 0) return std::string(name) + " " + std::to_string(v) + ": must not be negative";
+  if (f.record_size_set) cfg.run.record_size = uint32_t(std::min<int64_t>(f.record_size, UINT32_MAX));
+  if (f.mss_set) cfg.tcp.mss_bytes = uint32_t(std::min<int64_t>(f.mss, UINT32_MAX));
+  // Probabilities: written so that NaN fails too.
+  for (auto [set, v, name] : {std::tuple{f.loss_set, f.loss, "--loss"}, std::tuple{f.burst_set, f.burst, "--burst-loss"},
+                              std::tuple{f.reorder_set, f.reorder, "--reorder"}})
+    if (set && !(v >= 0 && v <= 1)) return std::string(name) + " " + std::to_string(v) + ": a probability must be in [0, 1]";
+  if (f.loss_set) cfg.link.loss = f.loss;
+  if (f.burst_set) cfg.link.burst_p_gb = f.burst;
+  if (f.reorder_set) cfg.link.reorder = f.reorder;
   if (f.seed_set) {
     cfg.run.seed = f.seed;
     cfg.link.seed = f.seed * 2 + 1;
     cfg.reverse.seed = f.seed * 2 + 2;
   }
-  if (f.flows >= 0) cfg.run.flows = uint32_t(std::min<int64_t>(f.flows, UINT32_MAX));
+  if (f.flows_set) cfg.run.flows = uint32_t(std::min<int64_t>(f.flows, UINT32_MAX));
   if (!f.crypto.empty()) cfg.run.crypto_engine = f.crypto;
   for (const std::string* o : {&f.pcap, &f.keylog, &f.stats, &f.wave})
     if (!o->empty() && !writable_dir_of(*o)) return *o + ": the folder does not exist";
