@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "host/trace/output_file.h"
 #include "model/tx/gcm_engine.h"
 #if NICSIM_HAVE_COSIM
 #include "model/cosim/rtl_gcm_engine.h"
@@ -57,6 +58,17 @@ std::unique_ptr<model::tx::GcmEngine> make_crypto_engine(const Config& cfg, cons
   model::cosim::RtlGcmEngineOptions o;
   o.cmd_lead_cycles = cfg.nic.crypto_cmd_lead_cycles;
   o.wave_path = w.path;
+  if (!w.path.empty()) {
+    // The FST writer seeks in its file and replaces it when it closes: a device or pipe would
+    // be replaced by a regular file (as root, --wave /dev/null did that to /dev/null), and a
+    // symbolic link by the file. A link is followed; anything but a regular file is refused.
+    const host::trace::OutputFile out(w.path);
+    if (out.in_place) {
+      *err = "--wave " + w.path + ": not a regular file (the waveform writer seeks and replaces its file); give a file path";
+      return nullptr;
+    }
+    o.wave_path = out.final_path;
+  }
   o.wave_start_cycle = w.start_cycle;
   o.wave_end_cycle = w.end_cycle;
   try {

@@ -9,9 +9,13 @@
 // 4 ns at 250 MHz = 16 ns. A larger difference, or any byte that differs, means the engines
 // disagree (and TCP would then also diverge: different ACK times, different frames).
 // Both runs also pass the peer's own check (its OpenSSL decrypts every record).
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -200,6 +204,29 @@ TEST_CASE("cosim system: --wave writes an FST of the chosen engine window - bad 
   r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --crypto rtl --wave /nonexistent-dir/x.fst" + cfg);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("/nonexistent-dir/x.fst") != std::string::npos);
+  // The writer replaces its file when it closes: onto a FIFO (or a device: as root,
+  // --wave /dev/null turned /dev/null into a regular file) it is refused up front, the node
+  // untouched; through a symbolic link it writes the file the link points to, the link stays.
+  const std::string fifo = scratch_dir() + "/wave.fifo", real = scratch_dir() + "/real.fst",
+                    link = scratch_dir() + "/link.fst";
+  std::remove(fifo.c_str());
+  std::remove(link.c_str());
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --crypto rtl --wave " + fifo + cfg);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(fifo + ": not a regular file") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::lstat(fifo.c_str(), &st) == 0);
+  CHECK(S_ISFIFO(st.st_mode));
+  std::ofstream(real) << "old";
+  REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+  r = run_cmd(nicsim_bin() + " run --quiet --bytes 64K --crypto rtl --wave " + link + " --wave-window 0:2000" + cfg);
+  CHECK(r.exit_code == 0);
+  REQUIRE(::lstat(link.c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));
+  const std::string g = read_file(real);
+  CHECK(g.size() > 100);
+  CHECK((!g.empty() && g[0] == 0));
 }
 
 TEST_CASE("cosim system: more connections with records in flight than engine slots fail with one clear line",
