@@ -131,27 +131,26 @@ TEST_CASE("record sizes and MSS other than the defaults", "[system]") {
   }
 }
 
-TEST_CASE("tshark decrypts the written capture with the written key log", "[system]") {
-  if (!have_tshark()) {
-    WARN("tshark not installed: scripts/test installs it; skipping");
-    return;
+namespace {
+// A payload file of n xorshift64 bytes from x: bytes nobody here generates on the fly.
+std::string xorshift_payload(const std::string& name, uint64_t x, int n) {
+  const std::string path = scratch_dir() + "/" + name;
+  std::ofstream p(path, std::ios::binary);
+  for (int i = 0; i < n; i++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    p.put(char(x));
   }
-  // A payload file so the comparison is against bytes nobody here generated on the fly.
-  std::string payload = scratch_dir() + "/payload.bin";
-  {
-    std::ofstream p(payload, std::ios::binary);
-    uint64_t x = 0x1234567;
-    for (int i = 0; i < 400000; i++) {
-      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-      p.put(char(x));
-    }
-  }
-  std::string want = read_file(payload);
-  for (const char* v : {"--tls 1.2 --cipher aes128gcm", "--tls 1.3 --cipher aes256gcm --loss 0.01",
-                        "--tls 1.2 --cipher aes256gcm --loss 0.01"}) {
+  return path;
+}
+// Runs nicsim with the payload and each variant's flags, writing capture and key log, and
+// requires tshark's decryption of the server's stream to be the payload, byte for byte.
+void check_tshark_follows(const std::string& payload, std::initializer_list<const char*> variants,
+                          const std::string& prefix) {
+  const std::string want = read_file(payload);
+  for (const char* v : variants) {
     INFO(v);
     std::string tag = std::to_string(std::hash<std::string>()(v));
-    std::string pcap = scratch_dir() + "/t" + tag + ".pcapng", keys = scratch_dir() + "/t" + tag + ".keys";
+    std::string pcap = scratch_dir() + "/" + prefix + tag + ".pcapng", keys = scratch_dir() + "/" + prefix + tag + ".keys";
     CmdResult r = run_cmd(nicsim_bin() + " run --quiet --payload " + payload + " " + v + " --pcap " + pcap +
                           " --keylog " + keys);
     INFO(r.err);
@@ -165,6 +164,18 @@ TEST_CASE("tshark decrypts the written capture with the written key log", "[syst
     CHECK(diff == want.size());
   }
 }
+}  // namespace
+
+TEST_CASE("tshark decrypts the written capture with the written key log", "[system]") {
+  if (!have_tshark()) {
+    WARN("tshark not installed: scripts/test installs it; skipping");
+    return;
+  }
+  check_tshark_follows(xorshift_payload("payload.bin", 0x1234567, 400000),
+                       {"--tls 1.2 --cipher aes128gcm", "--tls 1.3 --cipher aes256gcm --loss 0.01",
+                        "--tls 1.2 --cipher aes256gcm --loss 0.01"},
+                       "t");
+}
 
 TEST_CASE("tshark follows small-record streams of binary data completely", "[system]") {
   // Records of 64 and 100 bytes put several records in a segment and split others; with binary
@@ -174,30 +185,10 @@ TEST_CASE("tshark follows small-record streams of binary data completely", "[sys
     WARN("tshark not installed: scripts/test installs it; skipping");
     return;
   }
-  std::string payload = scratch_dir() + "/small_records.bin";
-  {
-    std::ofstream p(payload, std::ios::binary);
-    uint64_t x = 0x1234568;
-    for (int i = 0; i < 4000; i++) {
-      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-      p.put(char(x));
-    }
-  }
-  const std::string want = read_file(payload);
-  for (const char* v : {"--tls 1.3 --record-size 100", "--tls 1.2 --cipher aes256gcm --record-size 64 --loss 0.02 --seed 5",
-                        "--tls 1.3 --cipher aes256gcm --record-size 100 --mss 700 --reorder 0.05 --seed 9"}) {
-    INFO(v);
-    std::string tag = std::to_string(std::hash<std::string>()(v));
-    std::string pcap = scratch_dir() + "/sr" + tag + ".pcap", keys = scratch_dir() + "/sr" + tag + ".keys";
-    CmdResult r = run_cmd(nicsim_bin() + " run --quiet --payload " + payload + " " + v + " --pcap " + pcap +
-                          " --keylog " + keys);
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    std::string got;
-    REQUIRE(tshark_follow_tls(pcap, keys, 0, &got));
-    CHECK(got.size() == want.size());
-    CHECK((got == want));
-  }
+  check_tshark_follows(xorshift_payload("small_records.bin", 0x1234568, 4000),
+                       {"--tls 1.3 --record-size 100", "--tls 1.2 --cipher aes256gcm --record-size 64 --loss 0.02 --seed 5",
+                        "--tls 1.3 --cipher aes256gcm --record-size 100 --mss 700 --reorder 0.05 --seed 9"},
+                       "sr");
 }
 
 TEST_CASE("same seed gives the same capture and stats and another seed another capture", "[system]") {
