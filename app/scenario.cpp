@@ -27,7 +27,6 @@
 #include "host/tcp/link.h"
 #include "host/tcp/tcp.h"
 #include "host/trace/capture.h"
-#include "host/trace/output_file.h"
 #include "host/trace/packet.h"
 #include "model/sc/nic_top.h"
 
@@ -836,18 +835,10 @@ RunSummary Scenario::run() {
     return s;
   }
   if (!out_.keylog.empty()) {
-    const trace::OutputFile out(out_.keylog);
-    std::ofstream k(out.write_path);
+    std::string text;
     for (auto& f : flows_)
-      for (const auto& l : f->htls->keylog_lines()) k << l << "\n";
-    k.close();
-    if (!k) {
-      out.discard();
-      s.ok = false;
-      s.error = out_.keylog + ": cannot write";
-      return s;
-    }
-    if (!out.commit(&s.error)) {
+      for (const auto& l : f->htls->keylog_lines()) text += l + "\n";
+    if (!write_text_file(out_.keylog, text, &s.error)) {
       s.ok = false;
       return s;
     }

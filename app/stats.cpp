@@ -136,11 +136,11 @@ json tls_stat_total_json(const json& flows) {
   return t;
 }
 
-bool write_json_file(const std::string& path, const json& j, std::string* err) {
+bool write_text_file(const std::string& path, const std::string& text, std::string* err) {
   const host::trace::OutputFile out(path);
   {
     std::ofstream f(out.write_path);
-    f << j.dump(2) << "\n";
+    f << text;
     f.close();
     if (!f) {
       out.discard();
@@ -149,6 +149,10 @@ bool write_json_file(const std::string& path, const json& j, std::string* err) {
     }
   }
   return out.commit(err);
+}
+
+bool write_json_file(const std::string& path, const json& j, std::string* err) {
+  return write_text_file(path, j.dump(2) + "\n", err);
 }
 
 }  // namespace nicsim::app

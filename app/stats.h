@@ -24,7 +24,10 @@ nlohmann::json flow_stats_json(uint32_t id, const host::ktls::TlsOffloadCtxTx* k
                                const host::tcp::TcpEndpoint& ptcp, uint64_t app_total, uint64_t app_verified);
 // Sums the "tls_stat" objects of the flows.
 nlohmann::json tls_stat_total_json(const nlohmann::json& flows);
-// Writes pretty JSON to path via path.part + rename. False with *err naming the file.
+// Writes text to path whole or not at all (host/trace/output_file.h: "<path>.part" renamed into
+// place; a device or pipe written in place); false with *err = "<path>: <problem>".
+bool write_text_file(const std::string& path, const std::string& text, std::string* err);
+// The same for pretty JSON.
 bool write_json_file(const std::string& path, const nlohmann::json& j, std::string* err);
 
 }  // namespace nicsim::app
