@@ -582,37 +582,14 @@ bool run_prepass(const std::string& path, Prepass* out, std::string* err) {
     }
   };
   std::map<Key, Walk> walks;
-  trace::CaptureFrame f;
-  while (r.next(&f)) {
-    out->frames++;
-    trace::ParsedFrame p = trace::parse_frame(f.bytes.data(), f.bytes.size(), r.link_type());
-    if (!p.is_tcp || (!p.ok && !p.truncated)) continue;
-    Key k{p.src_ip, p.dst_ip, p.src_port, p.dst_port};
-    if (p.src_ip == p.dst_ip) out->self_connected[p.src_ip] = true;
-    out->tcp_addrs[p.src_ip] = out->tcp_addrs[p.dst_ip] = true;
-    const uint8_t fl = p.tcp.flags;
-    if (fl & tcp::kSyn) {
-      if (!(fl & tcp::kAck)) {
-        out->syns[p.src_ip]++;
-        out->syns[p.dst_ip]++;
-      }
-      Walk w;
-      w.base = p.tcp.seq + 1;
-      walks[k] = w;
-      continue;
-    }
-    auto it = walks.find(k);
-    if (it == walks.end()) continue;
-    Walk& w = it->second;
-    if (fl & (tcp::kFin | tcp::kRst)) {
-      walks.erase(it);
-      continue;
-    }
-    if (w.dead || p.payload_len == 0 || p.truncated) continue;
+  // Follows one direction's TLS record headers through a segment's new bytes, counting the
+  // application-data bytes each endpoint sends.
+  auto count_app_data = [out](Walk& w, const trace::ParsedFrame& p, const uint8_t* frame) {
+    if (w.dead || p.payload_len == 0 || p.truncated) return;
     int64_t off = int64_t(w.next) + int32_t(p.tcp.seq - uint32_t(w.base + w.next));
     int64_t e = off + p.payload_len;
-    if (off > int64_t(w.next) || e <= int64_t(w.next)) continue;  // a hole, or old bytes
-    const uint8_t* d = f.bytes.data() + p.payload_off + (int64_t(w.next) - off);
+    if (off > int64_t(w.next) || e <= int64_t(w.next)) return;  // a hole, or old bytes
+    const uint8_t* d = frame + p.payload_off + (int64_t(w.next) - off);
     size_t n = size_t(e - int64_t(w.next));
     w.next += n;
     while (n > 0) {
@@ -642,6 +619,33 @@ bool run_prepass(const std::string& path, Prepass* out, std::string* err) {
         n -= t;
       }
     }
+  };
+  trace::CaptureFrame f;
+  while (r.next(&f)) {
+    out->frames++;
+    trace::ParsedFrame p = trace::parse_frame(f.bytes.data(), f.bytes.size(), r.link_type());
+    if (!p.is_tcp || (!p.ok && !p.truncated)) continue;
+    Key k{p.src_ip, p.dst_ip, p.src_port, p.dst_port};
+    if (p.src_ip == p.dst_ip) out->self_connected[p.src_ip] = true;
+    out->tcp_addrs[p.src_ip] = out->tcp_addrs[p.dst_ip] = true;
+    const uint8_t fl = p.tcp.flags;
+    if (fl & tcp::kSyn) {
+      if (!(fl & tcp::kAck)) {
+        out->syns[p.src_ip]++;
+        out->syns[p.dst_ip]++;
+      }
+      Walk w;
+      w.base = p.tcp.seq + 1;
+      walks[k] = w;
+      continue;
+    }
+    auto it = walks.find(k);
+    if (it == walks.end()) continue;
+    Walk& w = it->second;
+    // A FIN may ride on the last data segment (Linux sends it so when the application closes
+    // right after its last write; nicsim's host does too): count that payload, then end the walk.
+    if (!(fl & tcp::kRst)) count_app_data(w, p, f.bytes.data());
+    if (fl & (tcp::kFin | tcp::kRst)) walks.erase(it);
   }
   return true;  // a read error is reported by the main pass
 }
