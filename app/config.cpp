@@ -261,12 +261,19 @@ std::string Config::validate() const {
   if (run.app_write_bytes == 0) return "run.app_write_bytes must be > 0";
   if (run.crypto_engine != "behavioural" && run.crypto_engine != "rtl") return "run.crypto_engine must be behavioural or rtl";
   if (nic.clock_mhz <= 0 || nic.line_rate_gbps <= 0 || nic.pcie_read_gbps <= 0) return "nic clock, line rate and PCIe bandwidth must be > 0";
+  // Upper bounds where a larger value would not model anything and would break the model
+  // instead (each found by setting every parameter to 2^31: a crash, a hang, an allocation of
+  // gigabytes, an overflow).
+  if (nic.clock_mhz > 100000) return "nic.clock_mhz must be <= 100000 (the model counts whole picoseconds per cycle)";
+  if (nic.tls_ctx_bytes == 0 || nic.tls_ctx_bytes > 65536) return "nic.tls_ctx_bytes must be in [1, 65536]";
+  if (nic.crypto_flow_slots == 0 || nic.crypto_flow_slots > 65536) return "nic.crypto_flow_slots must be in [1, 65536]";
+  if (tcp.init_cwnd_segs == 0 || tcp.init_cwnd_segs > 65535) return "tcp.init_cwnd_segs must be in [1, 65535]";
   if (nic.datapath_bytes_per_cycle == 0 || nic.crypto_lanes == 0 || nic.pcie_mrrs_bytes == 0 || nic.desc_prefetch_wqebbs == 0)
     return "nic datapath width, crypto lanes, MRRS and prefetch size must be > 0";
   if (!pow2(driver.sq_size_wqebbs) || driver.sq_size_wqebbs < 256 || driver.sq_size_wqebbs > 32768)
     return "driver.sq_size_wqebbs must be a power of two in [256, 32768]";
-  if (!pow2(driver.cq_size)) return "driver.cq_size must be a power of two";
-  if (driver.num_sqs == 0) return "driver.num_sqs must be >= 1";
+  if (!pow2(driver.cq_size) || driver.cq_size > (1u << 22)) return "driver.cq_size must be a power of two <= 4194304";
+  if (driver.num_sqs == 0 || driver.num_sqs > 65536) return "driver.num_sqs must be in [1, 65536]";
   if (tcp.mss_bytes < 64 || tcp.mss_bytes + 52 > driver.mtu_bytes) return "tcp.mss_bytes must be >= 64 and leave 52 header bytes within driver.mtu_bytes";
   if (tcp.tso_max_bytes < tcp.mss_bytes || tcp.tso_max_bytes > 65535 - 128) return "tcp.tso_max_bytes must be in [mss_bytes, 65407]";
   if (nic.mtu_bytes != driver.mtu_bytes) return "nic.mtu_bytes and driver.mtu_bytes must agree";
@@ -277,6 +284,11 @@ std::string Config::validate() const {
   }
   if (run.max_sim_ms <= 0) return "run.max_sim_ms must be > 0";
   return "";
+}
+
+std::string invalid_configuration(const std::string& config_file, const std::string& problem) {
+  if (config_file.empty()) return "invalid configuration: " + problem;
+  return config_file + " (with the command line's flags): invalid configuration: " + problem;
 }
 
 }  // namespace nicsim::app

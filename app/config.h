@@ -50,4 +50,8 @@ struct Config {
   std::string validate() const;
 };
 
+// The message for a configuration validate() refuses: it names the configuration file when
+// there is one (the bad value may come from it or from a flag: the check sees only the result).
+std::string invalid_configuration(const std::string& config_file, const std::string& problem);
+
 }  // namespace nicsim::app

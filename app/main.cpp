@@ -145,7 +145,7 @@ std::string apply_flags(const RunFlags& f, app::Config& cfg) {
   for (const std::string* o : {&f.pcap, &f.keylog, &f.stats, &f.wave})
     if (!o->empty() && !writable_dir_of(*o)) return *o + ": the folder does not exist";
   std::string v = cfg.validate();
-  if (!v.empty()) return "invalid configuration: " + v;
+  if (!v.empty()) return app::invalid_configuration(f.config, v);
   return "";
 }
 

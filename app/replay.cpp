@@ -1716,7 +1716,7 @@ int do_replay(const ReplayFlags& f) {
   if (!f.crypto.empty()) cfg.run.crypto_engine = f.crypto;
   std::string v = cfg.validate();
   if (!v.empty()) {
-    std::fprintf(stderr, "nicsim: invalid configuration: %s\n", v.c_str());
+    std::fprintf(stderr, "nicsim: %s\n", invalid_configuration(f.config, v).c_str());
     return 2;
   }
   // --crypto rtl: the engine outlives the replay (app/engine.h).
