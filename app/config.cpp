@@ -268,6 +268,10 @@ std::string Config::validate() const {
   if (nic.tls_ctx_bytes == 0 || nic.tls_ctx_bytes > 65536) return "nic.tls_ctx_bytes must be in [1, 65536]";
   if (nic.crypto_flow_slots == 0 || nic.crypto_flow_slots > 65536) return "nic.crypto_flow_slots must be in [1, 65536]";
   if (tcp.init_cwnd_segs == 0 || tcp.init_cwnd_segs > 65535) return "tcp.init_cwnd_segs must be in [1, 65535]";
+  // A zero retransmission timeout re-fires at the same simulated instant for ever (time never
+  // reaches run.max_sim_ms): the run hung.
+  if (tcp.rto_init_ps == 0 || tcp.rto_max_ps == 0 || tcp.rto_min_ps > tcp.rto_max_ps)
+    return "tcp.rto_init_ms and tcp.rto_max_ms must be > 0, and tcp.rto_min_ms <= tcp.rto_max_ms";
   if (nic.datapath_bytes_per_cycle == 0 || nic.crypto_lanes == 0 || nic.pcie_mrrs_bytes == 0 || nic.desc_prefetch_wqebbs == 0)
     return "nic datapath width, crypto lanes, MRRS and prefetch size must be > 0";
   if (!pow2(driver.sq_size_wqebbs) || driver.sq_size_wqebbs < 256 || driver.sq_size_wqebbs > 32768)

@@ -74,8 +74,9 @@ TEST_CASE("configuration files: unknown keys, wrong types and broken JSON are na
       {R"({"bogus": {}})", "unknown section \"bogus\""},
       {"{\n  \"nic\": {\n    \"clock_mhz\": 250,\n  }\n}", "line 4"},
       {R"({"run": {"tls": "1.1"}})", "run.tls"},
-      // Values that crashed (division by a zero clock period), hung, failed to allocate or
-      // overflowed the congestion window before they were bounded.
+      // Values that crashed (division by a zero clock period), hung (a context DMA of 2 GiB, a
+      // zero RTO re-firing at one instant), failed to allocate or overflowed the congestion
+      // window before they were bounded.
       {R"({"nic": {"clock_mhz": 2147483648}})", "nic.clock_mhz"},
       {R"({"nic": {"tls_ctx_bytes": 2147483648}})", "nic.tls_ctx_bytes"},
       {R"({"nic": {"crypto_flow_slots": 2147483648}})", "nic.crypto_flow_slots"},
@@ -83,6 +84,8 @@ TEST_CASE("configuration files: unknown keys, wrong types and broken JSON are na
       {R"({"driver": {"num_sqs": 2147483648}})", "driver.num_sqs"},
       {R"({"tcp": {"init_cwnd_segs": 0}})", "tcp.init_cwnd_segs"},
       {R"({"tcp": {"init_cwnd_segs": 2147483648}})", "tcp.init_cwnd_segs"},
+      {R"({"tcp": {"rto_init_ms": 0}})", "tcp.rto_init_ms"},
+      {R"({"tcp": {"rto_max_ms": 0}})", "tcp.rto_max_ms"},
   };
   int i = 0;
   for (const auto& c : cases) {
