@@ -972,7 +972,10 @@ struct TcpEndpoint::Impl {
       Chunk c;
       c.seq = write_seq;
       c.cap = kWriteBufBytes;
-      c.addr = mem.alloc(c.cap);
+      // Not zero-filled: only [addr, addr + len) is ever read, and every byte of it is written
+      // first. Zeroing 64 KiB per write() buffer (two per connection's handshake) was most of a
+      // connection's memory: 250 KB per flow, 1.2 GB for 5000 flows of 2 KB each.
+      c.addr = mem.alloc(c.cap, 64, /*zero=*/false);
       c.owned = true;
       c.decrypted = false;
       c.eor_before = eor_pending;
