@@ -71,23 +71,21 @@ void CaptureWriter::discard() {
 
 void CaptureWriter::put(const void* p, size_t n) {
   if (n != 0 && std::fwrite(p, 1, n, f_) != n && error_.empty())
-    error_ = part_ + ": write failed: " + std::strerror(errno);
+    error_ = out_->write_path + ": write failed: " + std::strerror(errno);
 }
 
 bool CaptureWriter::open(const std::string& path, LinkType lt) {
   if (f_ != nullptr) {
-    error_ = path + ": capture writer already open on " + path_;
+    error_ = path + ": capture writer already open on " + out_->path;
     return false;
   }
-  path_ = path;
   out_.emplace(path);
-  part_ = out_->write_path;
   error_.clear();
   frames_ = 0;
   ng_ = ends_with(path, ".pcapng");
-  f_ = std::fopen(part_.c_str(), "wb");
+  f_ = std::fopen(out_->write_path.c_str(), "wb");
   if (f_ == nullptr) {
-    error_ = part_ + ": cannot create: " + std::strerror(errno);
+    error_ = out_->write_path + ": cannot create: " + std::strerror(errno);
     return false;
   }
   if (!buf_) buf_.reset(new char[kWriteBufferBytes]);
@@ -197,8 +195,8 @@ bool CaptureWriter::commit() {
     return false;
   }
   if (std::fflush(f_) != 0 && error_.empty())
-    error_ = part_ + ": write failed: " + std::strerror(errno);
-  if (std::ferror(f_) && error_.empty()) error_ = part_ + ": write failed";
+    error_ = out_->write_path + ": write failed: " + std::strerror(errno);
+  if (std::ferror(f_) && error_.empty()) error_ = out_->write_path + ": write failed";
   if (!error_.empty()) {
     discard();
     return false;
@@ -206,7 +204,7 @@ bool CaptureWriter::commit() {
   std::FILE* f = f_;
   f_ = nullptr;
   if (std::fclose(f) != 0) {
-    error_ = part_ + ": close failed: " + std::strerror(errno);
+    error_ = out_->write_path + ": close failed: " + std::strerror(errno);
     out_->discard();
     return false;
   }

@@ -44,8 +44,8 @@ class CaptureWriter {
 
   std::FILE* f_ = nullptr;
   bool ng_ = false;
-  std::string path_, part_, error_;
-  std::optional<OutputFile> out_;
+  std::string error_;
+  std::optional<OutputFile> out_;  // where the file goes (set by open)
   uint64_t frames_ = 0;
   std::unique_ptr<char[]> buf_;  // stdio buffer: a frame per write call, so buffer a lot
 };
